@@ -1,0 +1,339 @@
+/**
+ * ActorCell: the runtime shell around one activation — its mailbox, its state and the dispatch loop.
+ * Turn-based: exactly one message is handled at a time; an async handler holds the turn until it
+ * settles (or until the kind's turn timeout, which counts as a fault). After `throughput` messages
+ * the loop yields to the event loop. Faults go to the kind's supervisor; the loop never dies.
+ */
+import { ErrorCode, InternalError, MicaError, NotFoundError, TimeoutError, UnavailableError } from '../errors.ts'
+import { Mailbox } from '../mailbox/mailbox.ts'
+import type { DeadLetterReason } from '../mailbox/dead-letters.ts'
+import type { TimerHandle } from '../clock.ts'
+import { CellContext } from './context.ts'
+import { SYS_RESTART, SYS_STARTED, SYS_STOP, systemDelivery, type Delivery, type Reply } from './delivery.ts'
+import type { ActorEnvironment } from './environment.ts'
+import type { KindEntry } from './kind.ts'
+
+const IDLE = 0
+const RUNNING = 1
+const SUSPENDED = 2
+const STOPPED = 3
+
+/** What a cell needs from the host that owns it. */
+export interface CellOwner {
+  readonly env: ActorEnvironment
+  busy(delta: 1 | -1): void
+  removed(cell: ActorCell): void
+  lose(cell: ActorCell, d: Delivery, reason: DeadLetterReason, error: MicaError | undefined): void
+}
+
+export class ActorCell {
+  readonly address: string
+  readonly id: string
+  readonly kind: KindEntry
+  state: unknown
+  /** The message being handled (its metadata and deadline are visible in the context). */
+  current: Delivery | undefined
+  readonly #owner: CellOwner
+  readonly #mailbox: Mailbox<Delivery>
+  #status = IDLE
+  #turn = 0
+  #stopping = false
+  #restarts: number[] | undefined
+  #turnTimer: TimerHandle | undefined
+  #backoffTimer: TimerHandle | undefined
+  #context: CellContext | undefined
+
+  constructor(owner: CellOwner, kind: KindEntry, id: string, address: string) {
+    this.#owner = owner
+    this.kind = kind
+    this.id = id
+    this.address = address
+    this.#mailbox = new Mailbox<Delivery>(kind.capacity, kind.overflow)
+    this.state = kind.initialState(id)
+    if (kind.definition.started !== undefined) this.enqueueSystem(systemDelivery(SYS_STARTED))
+  }
+
+  get context(): CellContext {
+    return (this.#context ??= new CellContext(this, this.#owner.env))
+  }
+
+  get depth(): number {
+    return this.#mailbox.size
+  }
+
+  get stopped(): boolean {
+    return this.#status === STOPPED
+  }
+
+  enqueue(d: Delivery): void {
+    if (this.#status === STOPPED) {
+      this.#owner.lose(this, d, 'actor-stopped', this.#stoppedError())
+      return
+    }
+    const overflowed = this.#mailbox.push(d)
+    if (overflowed !== undefined) {
+      const error = new MicaError(429, ErrorCode.MAILBOX_FULL, `${this.address}: mailbox full`, this.address)
+      this.#owner.lose(this, overflowed.lost, overflowed.reason, error)
+    }
+    this.#schedule()
+  }
+
+  enqueueSystem(d: Delivery): void {
+    if (this.#status === STOPPED) return
+    this.#mailbox.pushSystem(d)
+    this.#schedule()
+  }
+
+  /** Ends this activation after the current turn: the stopped hook runs, queued messages are lost. */
+  requestStop(): void {
+    if (this.#stopping || this.#status === STOPPED) return
+    this.#stopping = true
+    if (this.#status === SUSPENDED) {
+      this.#backoffTimer?.cancel()
+      this.#backoffTimer = undefined
+      this.#status = RUNNING
+      queueMicrotask(this.#run)
+    }
+    this.enqueueSystem(systemDelivery(SYS_STOP))
+  }
+
+  /** Ends this activation now, abandoning a turn in progress (kernel stop after its drain timeout). */
+  abort(): void {
+    if (this.#status === STOPPED) return
+    this.#turn++
+    if (this.#status === IDLE) this.#owner.busy(1) // #finalize accounts for one busy slot
+    this.#finalize()
+  }
+
+  #schedule(): void {
+    if (this.#status !== IDLE) return
+    this.#status = RUNNING
+    this.#owner.busy(1)
+    queueMicrotask(this.#run)
+  }
+
+  readonly #run = (): void => {
+    const limit = this.kind.throughput
+    for (let n = 0; n < limit; n++) {
+      if (this.#status !== RUNNING) return
+      const d = this.#mailbox.shift()
+      if (d === undefined) {
+        this.#status = IDLE
+        this.#owner.busy(-1)
+        return
+      }
+      if (this.#process(d)) return // an async turn: the loop resumes when it settles
+    }
+    setImmediate(this.#run) // yield to I/O between bursts
+  }
+
+  /** Handles one message; true when it started an async turn. */
+  #process(d: Delivery): boolean {
+    if (d.handler.charCodeAt(0) === 36 /* $ */) return this.#system(d)
+    const reply = d.reply
+    if (reply !== undefined && reply.settled) {
+      this.#owner.lose(this, d, 'expired', undefined)
+      return false
+    }
+    if (d.dl !== 0 && d.dl <= this.#owner.env.clock.now()) {
+      const error = new TimeoutError(ErrorCode.TIMEOUT, `${this.address}: deadline passed before ${d.handler} ran`)
+      this.#owner.lose(this, d, 'expired', error)
+      return false
+    }
+    const handler = this.kind.handler(d.handler)
+    if (handler === undefined) {
+      const error = new NotFoundError(ErrorCode.HANDLER_NOT_FOUND, `${this.kind.name} has no handler ${d.handler}`)
+      this.#owner.lose(this, d, 'handler-not-found', error)
+      return false
+    }
+    let msg = d.body
+    if (d.ct !== undefined) {
+      try {
+        msg = this.#owner.env.codecs.get(d.ct).decode(d.body as Uint8Array)
+      } catch (err) {
+        this.#owner.lose(this, d, 'decode-failed', MicaError.from(err, this.address))
+        return false
+      }
+    }
+    this.current = d
+    let result: unknown
+    try {
+      result = handler(msg as never, this.context)
+    } catch (err) {
+      this.current = undefined
+      this.#fault(d, err)
+      return false
+    }
+    if (isThenable(result)) {
+      this.#awaitTurn(
+        d,
+        result,
+        (value) => this.#answer(d.reply, value),
+        (err) => this.#fault(d, err),
+      )
+      return true
+    }
+    this.current = undefined
+    if (reply !== undefined) this.#answer(reply, result)
+    return false
+  }
+
+  #answer(reply: Reply | undefined, value: unknown): void {
+    if (reply === undefined || reply.settled) return
+    const env = this.#owner.env
+    if (env.copyReplies) {
+      try {
+        const codec = env.codecs.get(this.current?.ct)
+        value = codec.decode(codec.encode(value))
+      } catch (err) {
+        reply.fail(MicaError.from(err, this.address))
+        return
+      }
+    }
+    reply.ok(value)
+  }
+
+  /** Waits for an async turn; a rejection or the turn timeout goes to `onError`. */
+  #awaitTurn(
+    d: Delivery,
+    pending: PromiseLike<unknown>,
+    onValue: (value: unknown) => void,
+    onError: (err: unknown) => void,
+  ): void {
+    const token = ++this.#turn
+    const ms = this.kind.turnTimeoutMs
+    this.#turnTimer = this.#owner.env.clock.setTimeout(() => {
+      if (token !== this.#turn) return
+      this.#endTurn()
+      const detail = `${this.address}: ${d.handler} did not settle within ${ms} ms`
+      onError(new InternalError(ErrorCode.TIMEOUT, detail, this.address))
+      this.#resume()
+    }, ms)
+    pending.then(
+      (value) => {
+        if (token !== this.#turn) return
+        this.#endTurn()
+        onValue(value)
+        this.#resume()
+      },
+      (err: unknown) => {
+        if (token !== this.#turn) return
+        this.#endTurn()
+        onError(err)
+        this.#resume()
+      },
+    )
+  }
+
+  #endTurn(): void {
+    this.#turn++
+    this.#turnTimer?.cancel()
+    this.#turnTimer = undefined
+    this.current = undefined
+  }
+
+  #resume(): void {
+    if (this.#status === RUNNING) this.#run()
+  }
+
+  #fault(d: Delivery, err: unknown): void {
+    const error = MicaError.from(err, this.address)
+    if (d.reply !== undefined) {
+      if (!d.reply.settled) d.reply.fail(error)
+    } else if (d.handler.charCodeAt(0) !== 36) {
+      this.#owner.lose(this, d, 'handler-error', error)
+    }
+    if (err instanceof MicaError && err.status < 500) return // a business answer, not a fault
+    const directive = this.kind.supervisor.decide(err)
+    this.#owner.env.warn(`${this.address}: ${d.handler} failed (${directive}): ${error.detail}`, err)
+    if (directive === 'restart') this.#restart()
+    else if (directive === 'stop') this.requestStop()
+  }
+
+  #restart(): void {
+    const delay = this.kind.supervisor.nextRestart((this.#restarts ??= []), this.#owner.env.clock.now())
+    if (delay < 0) {
+      this.#owner.env.warn(`${this.address}: restart budget spent, stopping`)
+      this.requestStop()
+      return
+    }
+    this.#status = SUSPENDED
+    this.#backoffTimer = this.#owner.env.clock.setTimeout(() => {
+      this.#backoffTimer = undefined
+      if (this.#status !== SUSPENDED) return
+      this.#status = RUNNING
+      this.#mailbox.pushSystem(systemDelivery(SYS_RESTART))
+      this.#run()
+    }, delay)
+  }
+
+  /** Lifecycle messages; true when a hook started an async turn. */
+  #system(d: Delivery): boolean {
+    const def = this.kind.definition
+    switch (d.handler) {
+      case SYS_STARTED:
+        return this.#hook(d, def.started, true, () => {})
+      case SYS_RESTART:
+        return this.#hook(d, def.stopped, false, () => {
+          this.state = this.kind.initialState(this.id)
+          if (def.started !== undefined) this.#mailbox.pushSystem(systemDelivery(SYS_STARTED))
+        })
+      case SYS_STOP:
+        return this.#hook(d, def.stopped, false, () => this.#finalize())
+      default:
+        return false
+    }
+  }
+
+  /** Runs a lifecycle hook as a turn; `then` runs after it. A failing `started` is a fault. */
+  #hook(
+    d: Delivery,
+    hook: ((ctx: CellContext) => unknown) | undefined,
+    faultOnError: boolean,
+    then: () => void,
+  ): boolean {
+    const failed = (err: unknown): void => {
+      if (faultOnError) this.#fault(d, err)
+      else this.#owner.env.warn(`${this.address}: ${d.handler} hook failed`, err)
+      then()
+    }
+    let result: unknown
+    try {
+      result = hook?.(this.context)
+    } catch (err) {
+      failed(err)
+      return false
+    }
+    if (!isThenable(result)) {
+      then()
+      return false
+    }
+    this.#awaitTurn(d, result, then, failed)
+    return true
+  }
+
+  #finalize(): void {
+    if (this.#status === STOPPED) return
+    this.#status = STOPPED
+    this.#turnTimer?.cancel()
+    this.#backoffTimer?.cancel()
+    const error = this.#stoppedError()
+    for (const d of this.#mailbox.drain()) {
+      if (d.handler.charCodeAt(0) !== 36) this.#owner.lose(this, d, 'actor-stopped', error)
+    }
+    this.#owner.busy(-1)
+    this.#owner.removed(this)
+  }
+
+  #stoppedError(): MicaError {
+    return new UnavailableError(ErrorCode.ACTOR_STOPPED, `${this.address} stopped`, this.address)
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  )
+}

@@ -1,0 +1,71 @@
+/**
+ * The actor context: the narrow view a handler gets of its actor and the kernel. One per activation,
+ * created on first use; metadata and deadline are those of the message being handled. An ask made
+ * from a handler inherits the remaining deadline of the ask being served unless it sets its own.
+ */
+import { NO_METADATA } from './delivery.ts'
+import type { ActorCell } from './cell.ts'
+import type { ActorEnvironment } from './environment.ts'
+import type { ActorContext, ActorRef, AnyActorDefinition, AskOptions, Metadata, SendOptions } from './types.ts'
+
+export class CellContext implements ActorContext<unknown> {
+  readonly #cell: ActorCell
+  readonly #env: ActorEnvironment
+
+  constructor(cell: ActorCell, env: ActorEnvironment) {
+    this.#cell = cell
+    this.#env = env
+  }
+
+  get self(): string {
+    return this.#cell.address
+  }
+
+  get kind(): string {
+    return this.#cell.kind.name
+  }
+
+  get id(): string {
+    return this.#cell.id
+  }
+
+  get state(): unknown {
+    return this.#cell.state
+  }
+
+  set state(value: unknown) {
+    this.#cell.state = value
+  }
+
+  get metadata(): Readonly<Metadata> {
+    return this.#cell.current?.md ?? NO_METADATA
+  }
+
+  get deadline(): number {
+    return this.#cell.current?.dl ?? 0
+  }
+
+  send(to: string, handler: string, msg?: unknown, options?: SendOptions): void {
+    this.#env.send(to, handler, msg, options)
+  }
+
+  ask<R = unknown>(to: string, handler: string, msg?: unknown, options?: AskOptions): Promise<R> {
+    const inherited = this.deadline
+    if (inherited !== 0 && options?.deadline === undefined && options?.timeout === undefined) {
+      options = { ...options, deadline: inherited }
+    }
+    return this.#env.ask(to, handler, msg, options) as Promise<R>
+  }
+
+  ref<D extends AnyActorDefinition = AnyActorDefinition>(address: string): ActorRef<D> {
+    return this.#env.ref(address) as ActorRef<D>
+  }
+
+  spawn<D extends AnyActorDefinition>(definition: D | string | URL, id?: string): Promise<ActorRef<D>> {
+    return this.#env.spawn(definition, id) as Promise<ActorRef<D>>
+  }
+
+  stop(): void {
+    this.#cell.requestStop()
+  }
+}

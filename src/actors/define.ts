@@ -1,0 +1,71 @@
+/**
+ * defineActor: checks a definition once, when it is written, and records the URL of the module that
+ * defines it so worker threads can import the same definition. Capturing the caller's file from a
+ * structured stack trace is what lets `kernel.spawn(counter)` work without the user passing a URL;
+ * an explicit `module` wins. A definition used on workers must live in a module without import-time
+ * side effects (workers import it).
+ */
+import { BadRequestError, ErrorCode } from '../errors.ts'
+import { pathToFileURL } from 'node:url'
+import type { ActorContext, ActorDefinition, HandlerMap } from './types.ts'
+
+export const KIND_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/
+
+/** The fields of a definition whose handlers see state `S` (inferred from `initial`). */
+export type DefinitionInput<S, H> = Omit<ActorDefinition<S, HandlerMap<S>>, 'handlers'> & {
+  readonly initial?: (id: string) => S
+  readonly handlers: H & { readonly [K in keyof H]: (msg: never, ctx: ActorContext<S>) => unknown }
+}
+
+export function defineActor<S = undefined, H extends HandlerMap<S> = HandlerMap<S>>(
+  definition: DefinitionInput<S, H>,
+): ActorDefinition<S, H> {
+  validateDefinition(definition)
+  const module = definition.module ?? callerModuleUrl()
+  return Object.freeze({ ...definition, module }) as ActorDefinition<S, H>
+}
+
+export function validateDefinition(definition: unknown): asserts definition is ActorDefinition {
+  const d = definition as Partial<ActorDefinition> | null
+  const fail = (why: string): never => {
+    throw new BadRequestError(ErrorCode.INVALID_OPTIONS, `invalid actor definition: ${why}`)
+  }
+  if (typeof d !== 'object' || d === null) fail('not an object')
+  if (typeof d!.kind !== 'string' || !KIND_PATTERN.test(d!.kind)) fail(`kind must match ${KIND_PATTERN}`)
+  if (typeof d!.handlers !== 'object' || d!.handlers === null) fail(`${d!.kind}: handlers must be an object`)
+  for (const [name, fn] of Object.entries(d!.handlers as object)) {
+    if (typeof fn !== 'function') fail(`${d!.kind}: handler ${name} is not a function`)
+    if (name.startsWith('$')) fail(`${d!.kind}: handler names starting with $ are reserved`)
+  }
+  if (d!.initial !== undefined && typeof d!.initial !== 'function') fail(`${d!.kind}: initial must be a function`)
+  for (const n of ['turnTimeoutMs', 'throughput'] as const) {
+    const v = d![n]
+    if (v !== undefined && !(Number.isFinite(v) && v > 0)) fail(`${d!.kind}: ${n} must be a positive number`)
+  }
+  const mb = d!.mailbox
+  if (mb?.capacity !== undefined && !(Number.isInteger(mb.capacity) && mb.capacity > 0)) {
+    fail(`${d!.kind}: mailbox.capacity must be a positive integer`)
+  }
+  if (mb?.overflow !== undefined && !['reject', 'drop-newest', 'drop-oldest'].includes(mb.overflow)) {
+    fail(`${d!.kind}: mailbox.overflow must be reject, drop-newest or drop-oldest`)
+  }
+}
+
+/** The file URL of the module that called defineActor (first frame outside this file). */
+function callerModuleUrl(): string | undefined {
+  const original = Error.prepareStackTrace
+  const holder: { stack?: NodeJS.CallSite[] } = {}
+  try {
+    Error.prepareStackTrace = (_err, frames) => frames
+    Error.captureStackTrace(holder, defineActor)
+    const frames = holder.stack ?? []
+    for (const frame of frames) {
+      const file = frame.getFileName()
+      if (!file || file.startsWith('node:')) continue
+      return file.startsWith('file:') ? file : pathToFileURL(file).href
+    }
+    return undefined
+  } finally {
+    Error.prepareStackTrace = original
+  }
+}

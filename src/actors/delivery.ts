@@ -1,0 +1,37 @@
+/**
+ * Delivery: one message queued in a mailbox, as the actor runtime sees it. The body is either the
+ * value itself (inline, by reference) or encoded bytes with their content type, decoded only when the
+ * handler runs (on the thread that runs it). `reply` is absent for sends.
+ */
+import type { MicaError } from '../errors.ts'
+import type { Metadata } from './types.ts'
+
+export interface Reply {
+  /** True once answered, expired or aborted: a queued ask whose caller gave up is skipped. */
+  readonly settled: boolean
+  ok(value: unknown): void
+  fail(error: MicaError): void
+}
+
+export interface Delivery {
+  /** Handler name; names starting with `$` are system messages (lifecycle), served first. */
+  readonly handler: string
+  readonly body: unknown
+  /** Set when `body` holds encoded bytes of this content type. */
+  readonly ct: string | undefined
+  readonly md: Metadata | undefined
+  /** Deadline, epoch ms; 0 for none. */
+  readonly dl: number
+  readonly reply: Reply | undefined
+}
+
+export const SYS_STARTED = '$started'
+export const SYS_STOP = '$stop'
+export const SYS_RESTART = '$restart'
+
+export function systemDelivery(handler: string): Delivery {
+  return { handler, body: undefined, ct: undefined, md: undefined, dl: 0, reply: undefined }
+}
+
+const NO_METADATA: Readonly<Metadata> = Object.freeze({})
+export { NO_METADATA }

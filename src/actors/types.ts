@@ -1,0 +1,97 @@
+/**
+ * The user-facing actor types: a definition is a plain object of handlers; refs infer each handler's
+ * message and reply types from it, so `ref.ask('add', { by: 1 })` is checked at compile time.
+ */
+import type { MailboxOptions } from '../mailbox/mailbox.ts'
+import type { SupervisionOptions } from './supervision.ts'
+
+export type Metadata = Record<string, string>
+
+/** Per-call options of `send`. */
+export interface SendOptions {
+  metadata?: Metadata
+  /** Content type the message is encoded with when it crosses a thread or a socket. */
+  contentType?: string
+}
+
+/** Per-call options of `ask`. `deadline` (epoch ms) wins over `timeout` (ms from now). */
+export interface AskOptions extends SendOptions {
+  timeout?: number
+  deadline?: number
+  signal?: AbortSignal
+}
+
+/** A handler: gets the message and the actor context; its return value (or promise) is the reply. */
+export type Handler<S> = (msg: never, ctx: ActorContext<S>) => unknown
+export type HandlerMap<S> = { readonly [name: string]: Handler<S> }
+
+export interface ActorDefinition<S = unknown, H extends HandlerMap<S> = HandlerMap<S>> {
+  /** The kind's name (Go Micro: the service); `[A-Za-z0-9_.-]`, at most 128 characters. */
+  readonly kind: string
+  /** The state of a fresh activation; receives the actor id. */
+  readonly initial?: (id: string) => S
+  readonly handlers: H
+  /** Runs before the first message of every activation (and after each restart). */
+  readonly started?: (ctx: ActorContext<S>) => void | Promise<void>
+  /** Runs when the actor stops (kernel stop, `ctx.stop()`, supervision stop) and before a restart. */
+  readonly stopped?: (ctx: ActorContext<S>) => void | Promise<void>
+  readonly supervision?: SupervisionOptions
+  readonly mailbox?: MailboxOptions
+  /** A turn (one async handler) running longer than this is a fault (default 30,000 ms). */
+  readonly turnTimeoutMs?: number
+  /** Messages served per turn of the event loop before yielding to I/O (default 256). */
+  readonly throughput?: number
+  /** URL of the module that exports this definition (workers import it); captured by `defineActor`. */
+  readonly module?: string
+}
+
+/** What every context offers, whatever the state type. */
+export interface ActorContext<S> {
+  /** This actor's address, `kind/id`. */
+  readonly self: string
+  readonly kind: string
+  readonly id: string
+  /** The actor's state; handlers may mutate it or assign a new one. */
+  state: S
+  /** Metadata of the message being handled. */
+  readonly metadata: Readonly<Metadata>
+  /** Deadline (epoch ms) of the ask being handled, 0 for a send. */
+  readonly deadline: number
+  send(to: string, handler: string, msg?: unknown, options?: SendOptions): void
+  ask<R = unknown>(to: string, handler: string, msg?: unknown, options?: AskOptions): Promise<R>
+  ref<D extends AnyActorDefinition = AnyActorDefinition>(address: string): ActorRef<D>
+  spawn<D extends AnyActorDefinition>(definition: D | string | URL, id?: string): Promise<ActorRef<D>>
+  /** Stops this actor after the current message; queued messages go to dead letters. */
+  stop(): void
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the widest definition, only as a bound
+export type AnyActorDefinition = ActorDefinition<any, any>
+
+type HandlersOf<D> = D extends { readonly handlers: infer H } ? H : never
+
+/** `[msg, options]` for a handler: the message is optional when the handler takes none (or `void`). */
+export type CallArgs<F, O> = F extends (...args: infer P) => unknown
+  ? P extends []
+    ? [msg?: undefined, options?: O]
+    : P extends [infer M, ...unknown[]]
+      ? [M] extends [undefined]
+        ? [msg?: M, options?: O]
+        : [msg: M, options?: O]
+      : [msg?: unknown, options?: O]
+  : never
+
+export type ReplyOf<F> = F extends (...args: never[]) => infer R ? Awaited<R> : never
+
+/** Handler names of a definition (string keys only). */
+export type HandlerName<D> = Extract<keyof HandlersOf<D>, string>
+
+/** A handle to an address. Typed by its definition; untyped refs accept any handler and reply `unknown`. */
+export interface ActorRef<D extends AnyActorDefinition = AnyActorDefinition> {
+  readonly address: string
+  send<K extends HandlerName<D>>(handler: K, ...args: CallArgs<HandlersOf<D>[K], SendOptions>): void
+  ask<K extends HandlerName<D>>(
+    handler: K,
+    ...args: CallArgs<HandlersOf<D>[K], AskOptions>
+  ): Promise<ReplyOf<HandlersOf<D>[K]>>
+}

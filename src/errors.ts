@@ -1,0 +1,153 @@
+/**
+ * The error catalogue. Every failure that crosses a boundary (thread, socket, NATS) is a MicaError in
+ * Go Micro's shape `{ id, code, detail, status }`: `status` is the HTTP status, `code` a stable string
+ * naming the failure (the catalogue below), `id` where it came from, `detail` for humans. One class per
+ * status; `MicaError.fromWire` rebuilds the same class on the far side (errors are data on the wire).
+ */
+
+/** Stable codes: never renamed, documented in the README (a test checks both directions). */
+export const ErrorCode = {
+  BAD_REQUEST: 'bad_request',
+  INVALID_ADDRESS: 'invalid_address',
+  INVALID_OPTIONS: 'invalid_options',
+  ENCODE_FAILED: 'encode_failed',
+  DECODE_FAILED: 'decode_failed',
+  UNKNOWN_CONTENT_TYPE: 'unknown_content_type',
+  MESSAGE_TOO_LARGE: 'message_too_large',
+  UNAUTHORIZED: 'unauthorized',
+  FORBIDDEN: 'forbidden',
+  KIND_NOT_FOUND: 'kind_not_found',
+  ACTOR_NOT_FOUND: 'actor_not_found',
+  HANDLER_NOT_FOUND: 'handler_not_found',
+  TIMEOUT: 'timeout',
+  CONFLICT: 'conflict',
+  MAILBOX_FULL: 'mailbox_full',
+  ABORTED: 'aborted',
+  INTERNAL: 'internal',
+  HANDLER_ERROR: 'handler_error',
+  UNAVAILABLE: 'unavailable',
+  WORKER_CRASHED: 'worker_crashed',
+  ACTOR_STOPPED: 'actor_stopped',
+  KERNEL_STOPPED: 'kernel_stopped',
+} as const
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
+
+/** The plain-data form that travels on the wire. */
+export interface WireError {
+  id: string
+  code: string
+  detail: string
+  status: number
+}
+
+/** Failures a caller may retry on another node (or later) without risk of running a handler twice. */
+const RETRYABLE = new Set<string>([
+  ErrorCode.WORKER_CRASHED,
+  ErrorCode.UNAVAILABLE,
+  ErrorCode.KERNEL_STOPPED,
+  ErrorCode.MAILBOX_FULL,
+])
+
+export class MicaError extends Error implements WireError {
+  readonly id: string
+  readonly code: string
+  readonly detail: string
+  readonly status: number
+
+  constructor(status: number, code: string, detail: string, id = 'mica', options?: { cause?: unknown }) {
+    super(detail, options)
+    this.id = id
+    this.code = code
+    this.detail = detail
+    this.status = status
+  }
+
+  override get name(): string {
+    return this.constructor.name
+  }
+
+  get retryable(): boolean {
+    return RETRYABLE.has(this.code)
+  }
+
+  toWire(): WireError {
+    return { id: this.id, code: this.code, detail: this.detail, status: this.status }
+  }
+
+  /** Rebuilds the class for `status`; anything malformed becomes an InternalError saying so. */
+  static fromWire(value: unknown): MicaError {
+    if (!isWireError(value)) {
+      return new InternalError(ErrorCode.DECODE_FAILED, 'malformed error reply')
+    }
+    const Class = CLASS_BY_STATUS.get(value.status)
+    if (Class) return new Class(value.code, value.detail, value.id)
+    return new MicaError(value.status, value.code, value.detail, value.id)
+  }
+
+  /** Any thrown value as a MicaError: MicaErrors pass through, the rest become a handler error (500). */
+  static from(thrown: unknown, id = 'mica'): MicaError {
+    if (thrown instanceof MicaError) return thrown
+    const detail = thrown instanceof Error ? thrown.message : String(thrown)
+    return new InternalError(ErrorCode.HANDLER_ERROR, detail, id, { cause: thrown })
+  }
+}
+
+function isWireError(value: unknown): value is WireError {
+  if (typeof value !== 'object' || value === null) return false
+  const v = value as Record<string, unknown>
+  return (
+    typeof v.code === 'string' &&
+    typeof v.detail === 'string' &&
+    typeof v.id === 'string' &&
+    typeof v.status === 'number' &&
+    Number.isInteger(v.status)
+  )
+}
+
+type StatusClass = new (code: string, detail: string, id?: string, options?: { cause?: unknown }) => MicaError
+
+function statusClass(status: number, defaultCode: ErrorCode): StatusClass {
+  return class extends MicaError {
+    constructor(code: string = defaultCode, detail = code, id?: string, options?: { cause?: unknown }) {
+      super(status, code, detail, id, options)
+    }
+  }
+}
+
+export class BadRequestError extends statusClass(400, ErrorCode.BAD_REQUEST) {}
+export class UnauthorizedError extends statusClass(401, ErrorCode.UNAUTHORIZED) {}
+export class ForbiddenError extends statusClass(403, ErrorCode.FORBIDDEN) {}
+export class NotFoundError extends statusClass(404, ErrorCode.ACTOR_NOT_FOUND) {}
+export class TimeoutError extends statusClass(408, ErrorCode.TIMEOUT) {}
+export class ConflictError extends statusClass(409, ErrorCode.CONFLICT) {}
+export class TooManyRequestsError extends statusClass(429, ErrorCode.MAILBOX_FULL) {}
+/** 499, nginx's "client closed request": the caller aborted through its AbortSignal. */
+export class AbortedError extends statusClass(499, ErrorCode.ABORTED) {}
+export class InternalError extends statusClass(500, ErrorCode.INTERNAL) {}
+export class UnavailableError extends statusClass(503, ErrorCode.UNAVAILABLE) {}
+
+const CLASS_BY_STATUS = new Map<number, StatusClass>([
+  [400, BadRequestError],
+  [401, UnauthorizedError],
+  [403, ForbiddenError],
+  [404, NotFoundError],
+  [408, TimeoutError],
+  [409, ConflictError],
+  [429, TooManyRequestsError],
+  [499, AbortedError],
+  [500, InternalError],
+  [503, UnavailableError],
+])
+
+/** Go Micro-style constructors: `errors.notFound(id, detail)`. */
+export const errors = {
+  badRequest: (detail: string, id?: string) => new BadRequestError(ErrorCode.BAD_REQUEST, detail, id),
+  unauthorized: (detail: string, id?: string) => new UnauthorizedError(ErrorCode.UNAUTHORIZED, detail, id),
+  forbidden: (detail: string, id?: string) => new ForbiddenError(ErrorCode.FORBIDDEN, detail, id),
+  notFound: (detail: string, id?: string) => new NotFoundError(ErrorCode.ACTOR_NOT_FOUND, detail, id),
+  timeout: (detail: string, id?: string) => new TimeoutError(ErrorCode.TIMEOUT, detail, id),
+  conflict: (detail: string, id?: string) => new ConflictError(ErrorCode.CONFLICT, detail, id),
+  tooManyRequests: (detail: string, id?: string) => new TooManyRequestsError(ErrorCode.MAILBOX_FULL, detail, id),
+  internal: (detail: string, id?: string) => new InternalError(ErrorCode.INTERNAL, detail, id),
+  unavailable: (detail: string, id?: string) => new UnavailableError(ErrorCode.UNAVAILABLE, detail, id),
+} as const

@@ -1,0 +1,110 @@
+/**
+ * PortChannel: one end of the main<->worker hop. Frames pushed in the same tick leave in one batch
+ * (one `postMessage`, its buffer transferred, not copied); a batch also flushes early at `maxBatch`
+ * frames. Flow control: at most `window` frames may be unacknowledged by the other end; beyond that
+ * frames wait in a bounded backlog, and `push` refuses (returns false) when the backlog is full.
+ */
+import type { MessagePort } from 'node:worker_threads'
+import { Packr } from 'msgpackr'
+import { Ring } from '../mailbox/ring.ts'
+import type { Frame } from './frames.ts'
+
+export interface ChannelLimits {
+  window: number
+  maxBacklog: number
+  maxBatch: number
+}
+
+export const DEFAULT_CHANNEL_LIMITS: ChannelLimits = { window: 16_384, maxBacklog: 100_000, maxBatch: 4_096 }
+
+export type FrameSink = (batch: unknown[]) => void
+
+export class PortChannel {
+  readonly #port: MessagePort
+  readonly #limits: ChannelLimits
+  readonly #packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'number' })
+  readonly #backlog = new Ring<Frame>()
+  /** `[ack, ...frames]`; slot 0 is filled in at flush. */
+  #batch: unknown[] = [0]
+  #inflight = 0
+  #toAck = 0
+  #scheduled = false
+  #closed = false
+
+  constructor(port: MessagePort, limits: ChannelLimits, onBatch: FrameSink, onClose: () => void) {
+    this.#port = port
+    this.#limits = limits
+    port.on('message', (data: ArrayBuffer) => {
+      const batch = this.#packr.unpack(new Uint8Array(data)) as unknown[]
+      this.#acked(batch[0] as number)
+      if (batch.length > 1) {
+        this.#toAck += batch.length - 1
+        this.#schedule()
+        onBatch(batch)
+      }
+    })
+    port.on('close', () => {
+      this.#closed = true
+      onClose()
+    })
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /** Frames sent and not yet acknowledged, plus those waiting for the window. */
+  get queued(): number {
+    return this.#inflight + this.#batch.length - 1 + this.#backlog.size
+  }
+
+  push(frame: Frame): boolean {
+    if (this.#closed) return false
+    if (this.#backlog.size === 0 && this.#inflight + this.#batch.length - 1 < this.#limits.window) {
+      this.#batch.push(frame)
+      if (this.#batch.length > this.#limits.maxBatch) this.flush()
+      else this.#schedule()
+      return true
+    }
+    if (this.#backlog.size >= this.#limits.maxBacklog) return false
+    this.#backlog.push(frame)
+    return true
+  }
+
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#port.close()
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return
+    this.#scheduled = true
+    queueMicrotask(this.flush)
+  }
+
+  #acked(n: number): void {
+    if (n === 0) return
+    this.#inflight -= n
+    while (this.#backlog.size > 0 && this.#inflight + this.#batch.length - 1 < this.#limits.window) {
+      this.#batch.push(this.#backlog.shift())
+    }
+    if (this.#batch.length > 1) this.#schedule()
+  }
+
+  readonly flush = (): void => {
+    this.#scheduled = false
+    if (this.#closed) return
+    const batch = this.#batch
+    if (batch.length === 1 && this.#toAck === 0) return
+    batch[0] = this.#toAck
+    this.#toAck = 0
+    this.#inflight += batch.length - 1
+    this.#batch = [0]
+    const packed = this.#packr.pack(batch)
+    // msgpackr packs into a shared buffer: copy out exactly the bytes, then transfer that buffer
+    const owned = new Uint8Array(packed.byteLength)
+    owned.set(packed)
+    this.#port.postMessage(owned.buffer, [owned.buffer])
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * InlineRuntime (`workers: 0`): actors run on the main thread, messages go straight into mailboxes.
+ * In `reference` mode values are passed as they are (no encoding: the fastest path, and the caller
+ * must not mutate what it sent); in `encode` mode bodies and replies go through the codec exactly as
+ * on a thread hop, so behaviour — isolation, unencodable messages, size limits — matches workers.
+ */
+import { ActorHost } from '../actors/host.ts'
+import type { Delivery } from '../actors/delivery.ts'
+import type { ActorEnvironment } from '../actors/environment.ts'
+import type { ActorRef, AnyActorDefinition, AskOptions, SendOptions, ActorDefinition } from '../actors/types.ts'
+import { deadLetterOf, type DeadLetterReason } from '../mailbox/dead-letters.ts'
+import type { MicaError } from '../errors.ts'
+import type { CodecTable } from '../codec/table.ts'
+import type { Clock, TimerHandle } from '../clock.ts'
+import type { Address } from './address.ts'
+import { encodeBody } from './body.ts'
+import type { KernelServices, LocalRuntime, LocalStats, Outgoing } from './local.ts'
+import type { PendingAsk } from './pending.ts'
+
+export class InlineRuntime implements LocalRuntime, ActorEnvironment {
+  readonly clock: Clock
+  readonly codecs: CodecTable
+  readonly copyReplies: boolean
+  readonly #services: KernelServices
+  readonly #host: ActorHost
+  readonly #encode: boolean
+
+  constructor(services: KernelServices) {
+    this.#services = services
+    this.clock = services.clock
+    this.codecs = services.codecs
+    this.#encode = services.options.inlineMessages === 'encode'
+    this.copyReplies = this.#encode
+    this.#host = new ActorHost(this)
+  }
+
+  async start(): Promise<void> {}
+
+  async addKind(definition: ActorDefinition): Promise<void> {
+    this.#host.addKind(definition)
+  }
+
+  async activate(to: Address): Promise<void> {
+    this.#host.activate(to.kind, to.id, to.key)
+  }
+
+  post(to: Address, out: Outgoing): void {
+    this.#host.deliver(to.kind, to.id, to.key, this.#delivery(out, 0, undefined))
+  }
+
+  request(to: Address, out: Outgoing, deadline: number, pending: PendingAsk): void {
+    let d: Delivery
+    try {
+      d = this.#delivery(out, deadline, pending)
+    } catch (err) {
+      pending.fail(err as MicaError)
+      return
+    }
+    this.#services.wheel.add(pending, deadline)
+    this.#host.deliver(to.kind, to.id, to.key, d)
+  }
+
+  #delivery(out: Outgoing, dl: number, reply: PendingAsk | undefined): Delivery {
+    if (!this.#encode) return { handler: out.handler, body: out.msg, ct: undefined, md: out.md, dl, reply }
+    const { ct, bytes } = encodeBody(this.codecs, out.msg, out.contentType, this.#services.options.maxMessageBytes)
+    return { handler: out.handler, body: bytes, ct, md: out.md, dl, reply }
+  }
+
+  async drain(until: number): Promise<void> {
+    let timer: TimerHandle | undefined
+    const late = new Promise<void>((resolve) => {
+      timer = this.clock.setTimeout(resolve, Math.max(0, until - this.clock.now()))
+    })
+    await Promise.race([this.#host.idle(), late])
+    timer?.cancel()
+  }
+
+  stop(until: number): Promise<void> {
+    return this.#host.stopAll(until)
+  }
+
+  async stats(): Promise<LocalStats> {
+    return { actors: this.#host.liveCount, pendingAsks: this.#services.wheel.size, mailboxes: this.#host.depths() }
+  }
+
+  // ---- ActorEnvironment: actors' traffic goes back through the kernel
+
+  send(to: string, handler: string, msg: unknown, options?: SendOptions): void {
+    this.#services.send(to, handler, msg, options)
+  }
+
+  ask(to: string, handler: string, msg: unknown, options?: AskOptions): Promise<unknown> {
+    return this.#services.ask(to, handler, msg, options)
+  }
+
+  ref(address: string): ActorRef {
+    return this.#services.ref(address)
+  }
+
+  spawn(definition: AnyActorDefinition | string | URL, id?: string): Promise<ActorRef> {
+    return this.#services.spawn(definition, id)
+  }
+
+  deadLetter(address: string, d: Delivery, reason: DeadLetterReason, error: MicaError | undefined): void {
+    const letters = this.#services.deadLetters
+    let message = d.body
+    if (d.ct !== undefined && letters.observed) {
+      try {
+        message = this.codecs.get(d.ct).decode(d.body as Uint8Array)
+      } catch {
+        message = undefined
+      }
+    }
+    letters.publish(deadLetterOf(address, d.handler, reason, d.reply !== undefined, message, error?.toWire()))
+  }
+
+  warn(message: string, error?: unknown): void {
+    this.#services.logger.warn(message, error instanceof Error ? error.message : error)
+  }
+}

@@ -1,0 +1,280 @@
+/**
+ * Kernel: the per-node runtime. It validates every message at the door (kernel running, kind
+ * hosted, handler known, metadata and deadline well-formed), keeps the deadline wheel of pending
+ * asks, and hands messages to the local runtime (inline or workers). It owns no process: no signal
+ * handlers, no exit; `stop()` drains mailboxes, runs stopped hooks and leaves no handle open.
+ */
+import {
+  AbortedError,
+  BadRequestError,
+  ConflictError,
+  ErrorCode,
+  MicaError,
+  NotFoundError,
+  UnavailableError,
+} from '../errors.ts'
+import type { Clock } from '../clock.ts'
+import { CodecTable } from '../codec/table.ts'
+import { KindEntry } from '../actors/kind.ts'
+import type { ActorDefinition, ActorRef, AnyActorDefinition, AskOptions, SendOptions } from '../actors/types.ts'
+import { DeadLetters, deadLetterOf, type DeadLetterListener } from '../mailbox/dead-letters.ts'
+import { AddressCache, type Address } from './address.ts'
+import { checkMetadata } from './body.ts'
+import { DeadlineWheel } from './deadlines.ts'
+import { resolveDefinition } from './definitions.ts'
+import { InlineRuntime } from './inline.ts'
+import type { KernelServices, LocalRuntime, Outgoing } from './local.ts'
+import { resolveKernelOptions, type KernelOptions, type Logger, type ResolvedKernelOptions } from './options.ts'
+import { PendingAsk } from './pending.ts'
+import { Ref, type Router } from './ref.ts'
+import { WorkersRuntime } from './workers.ts'
+
+export interface KernelStats {
+  nodeId: string
+  workers: number
+  kinds: string[]
+  actors: number
+  pendingAsks: number
+  deadLetters: number
+  mailboxes: { address: string; depth: number }[]
+}
+
+type State = 'running' | 'stopping' | 'stopped'
+
+/** The most `stop()` waits for stopped hooks after the drain. */
+export const STOP_HOOKS_TIMEOUT_MS = 5_000
+
+export class Kernel implements Router, KernelServices {
+  readonly nodeId: string
+  readonly options: ResolvedKernelOptions
+  readonly clock: Clock
+  readonly codecs: CodecTable
+  readonly wheel: DeadlineWheel
+  readonly deadLetters = new DeadLetters()
+  readonly logger: Logger
+  readonly #local: LocalRuntime
+  readonly #kinds = new Map<string, KindEntry>()
+  readonly #registering = new Map<string, Promise<KindEntry>>()
+  readonly #addresses = new AddressCache()
+  #state: State = 'running'
+  #stopped: Promise<void> | undefined
+
+  /** Use `createKernel`. */
+  constructor(options: KernelOptions = {}) {
+    this.options = resolveKernelOptions(options)
+    this.nodeId = this.options.nodeId
+    this.clock = this.options.clock
+    this.logger = this.options.logger
+    this.codecs = new CodecTable(this.options.codecs, this.options.contentType)
+    this.wheel = new DeadlineWheel(this.clock)
+    this.#local = this.options.workers === 0 ? new InlineRuntime(this) : new WorkersRuntime(this)
+  }
+
+  /** Starts the worker pool (when there is one). */
+  start(): Promise<void> {
+    return this.#local.start()
+  }
+
+  get workers(): number {
+    return this.options.workers
+  }
+
+  get running(): boolean {
+    return this.#state === 'running'
+  }
+
+  /** Kinds this node hosts. */
+  get kinds(): string[] {
+    return [...this.#kinds.keys()]
+  }
+
+  /**
+   * Hosts a kind on this node (importing its module on every worker) without activating any actor.
+   * Every id of a hosted kind is then addressable: an actor is activated by its first message.
+   */
+  async register(definition: AnyActorDefinition | string | URL): Promise<ActorDefinition> {
+    this.#assertRunning()
+    const def = await resolveDefinition(definition)
+    const known = this.#kinds.get(def.kind)
+    if (known !== undefined) return this.#sameKind(known, def)
+    let registering = this.#registering.get(def.kind)
+    if (registering === undefined) {
+      registering = this.#local.addKind(def).then(() => {
+        const entry = new KindEntry(def)
+        this.#kinds.set(def.kind, entry)
+        return entry
+      })
+      this.#registering.set(def.kind, registering)
+      registering.then(
+        () => this.#registering.delete(def.kind),
+        () => this.#registering.delete(def.kind),
+      )
+    }
+    return this.#sameKind(await registering, def)
+  }
+
+  /**
+   * Spawns `kind/id` (hosting the kind if needed) and runs its `started` hook before any message.
+   * Without an id it spawns the stateless instance(s) `kind/` (one per worker).
+   */
+  async spawn<D extends AnyActorDefinition>(definition: D | string | URL, id = ''): Promise<ActorRef<D>> {
+    const def = await this.register(definition)
+    const to = this.#addresses.parse(`${def.kind}/${id}`)
+    if (to.node !== undefined) throw new BadRequestError(ErrorCode.INVALID_ADDRESS, 'actor ids cannot contain @')
+    await this.#local.activate(to)
+    return new Ref(this, to) as unknown as ActorRef<D>
+  }
+
+  /** A ref to `kind/id` (typed by the definition when given as a type argument). */
+  ref<D extends AnyActorDefinition = AnyActorDefinition>(address: string): ActorRef<D> {
+    return new Ref(this, this.#addresses.parse(address)) as unknown as ActorRef<D>
+  }
+
+  onDeadLetter(listener: DeadLetterListener): () => void {
+    return this.deadLetters.subscribe(listener)
+  }
+
+  async stats(): Promise<KernelStats> {
+    const local = await this.#local.stats()
+    return {
+      nodeId: this.nodeId,
+      workers: this.options.workers,
+      kinds: this.kinds,
+      actors: local.actors,
+      pendingAsks: local.pendingAsks,
+      deadLetters: this.deadLetters.count,
+      mailboxes: local.mailboxes.slice(0, 10),
+    }
+  }
+
+  /** Refuses new messages, drains mailboxes (up to `drainTimeoutMs`), stops every actor and the pool. */
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stop()
+    return this.#stopped
+  }
+
+  async #stop(): Promise<void> {
+    this.#state = 'stopping'
+    try {
+      await this.#local.drain(this.clock.now() + this.options.drainTimeoutMs)
+      await this.#local.stop(this.clock.now() + Math.min(this.options.drainTimeoutMs, STOP_HOOKS_TIMEOUT_MS))
+    } finally {
+      this.#state = 'stopped'
+      this.wheel.abandonAll(new UnavailableError(ErrorCode.KERNEL_STOPPED, 'kernel stopped'))
+    }
+  }
+
+  // ---- Router: refs end up here
+
+  sendTo(to: Address, handler: string, msg: unknown, options: SendOptions | undefined): void {
+    const md = checkMetadata(options?.metadata)
+    const refused = this.#refuse(to, handler)
+    if (refused !== undefined) {
+      this.deadLetters.publish(deadLetterOf(to.key, handler, refused.reason, false, msg, refused.error.toWire()))
+      return
+    }
+    this.#local.post(to, { handler, msg, md, contentType: options?.contentType })
+  }
+
+  askTo(to: Address, handler: string, msg: unknown, options: AskOptions | undefined): Promise<unknown> {
+    const refused = this.#refuse(to, handler)
+    if (refused !== undefined) return Promise.reject(refused.error)
+    let out: Outgoing
+    let deadline: number
+    try {
+      out = { handler, msg, md: checkMetadata(options?.metadata), contentType: options?.contentType }
+      deadline = this.#deadline(options)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    const signal = options?.signal
+    if (signal?.aborted) return Promise.reject(new AbortedError(ErrorCode.ABORTED, `ask to ${to.key} aborted`))
+    const pending = new PendingAsk(to.key, signal)
+    this.#local.request(to, out, deadline, pending)
+    return pending.promise
+  }
+
+  // ---- KernelServices: actors' own traffic
+
+  resolveTarget(to: string, handler: string): Address {
+    const address = this.#addresses.parse(to)
+    const refused = this.#refuse(address, handler, true)
+    if (refused !== undefined) throw refused.error
+    return address
+  }
+
+  send(to: string, handler: string, msg: unknown, options?: SendOptions): void {
+    this.sendTo(this.#addresses.parse(to), handler, msg, options)
+  }
+
+  ask(to: string, handler: string, msg: unknown, options?: AskOptions): Promise<unknown> {
+    let address: Address
+    try {
+      address = this.#addresses.parse(to)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return this.askTo(address, handler, msg, options)
+  }
+
+  // ---- checks
+
+  #refuse(
+    to: Address,
+    handler: string,
+    fromActor = false,
+  ): { reason: 'kernel-stopped' | 'kind-not-found' | 'handler-not-found'; error: MicaError } | undefined {
+    // while draining, actors may still talk to each other; callers outside may not
+    if (this.#state === 'stopped' || (this.#state === 'stopping' && !fromActor)) {
+      return { reason: 'kernel-stopped', error: new UnavailableError(ErrorCode.KERNEL_STOPPED, 'kernel stopped') }
+    }
+    const kind = this.#kinds.get(to.kind)
+    if (kind === undefined || (to.node !== undefined && to.node !== this.nodeId)) {
+      const where = to.node === undefined ? '' : ` on node ${to.node}`
+      return { reason: 'kind-not-found', error: new NotFoundError(ErrorCode.KIND_NOT_FOUND, `no kind ${to.kind}${where}`) }
+    }
+    if (typeof handler !== 'string' || kind.handler(handler) === undefined) {
+      return {
+        reason: 'handler-not-found',
+        error: new NotFoundError(ErrorCode.HANDLER_NOT_FOUND, `${to.kind} has no handler ${String(handler)}`),
+      }
+    }
+    return undefined
+  }
+
+  #deadline(options: AskOptions | undefined): number {
+    if (options?.deadline !== undefined) {
+      if (!Number.isFinite(options.deadline)) throw new BadRequestError(ErrorCode.BAD_REQUEST, 'deadline must be epoch ms')
+      return options.deadline
+    }
+    const timeout = options?.timeout ?? this.options.askTimeoutMs
+    if (!(Number.isFinite(timeout) && timeout > 0)) {
+      throw new BadRequestError(ErrorCode.BAD_REQUEST, 'timeout must be a positive number of ms')
+    }
+    return this.clock.now() + timeout
+  }
+
+  #sameKind(known: KindEntry, def: ActorDefinition): ActorDefinition {
+    const same = known.definition === def || (def.module !== undefined && known.definition.module === def.module)
+    if (!same) {
+      throw new ConflictError(ErrorCode.CONFLICT, `kind ${def.kind} is already hosted with another definition`)
+    }
+    return known.definition
+  }
+
+  #assertRunning(): void {
+    if (this.#state !== 'running') throw new UnavailableError(ErrorCode.KERNEL_STOPPED, 'kernel stopped')
+  }
+}
+
+/** Creates and starts a kernel (its worker pool is up when the promise resolves). */
+export async function createKernel(options: KernelOptions = {}): Promise<Kernel> {
+  const kernel = new Kernel(options)
+  try {
+    await kernel.start()
+  } catch (err) {
+    await kernel.stop().catch(() => undefined)
+    throw MicaError.from(err)
+  }
+  return kernel
+}

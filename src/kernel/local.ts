@@ -1,0 +1,55 @@
+/**
+ * LocalRuntime: where this node's actors run — inline on the main thread or on the worker pool. The
+ * kernel validates every message (kernel state, kind, handler) before it gets here; a runtime only
+ * carries it. KernelServices is what a runtime may ask of the kernel in return.
+ */
+import type { Clock } from '../clock.ts'
+import type { CodecTable } from '../codec/table.ts'
+import type { ActorDefinition, ActorRef, AnyActorDefinition, AskOptions, Metadata, SendOptions } from '../actors/types.ts'
+import type { DeadLetters } from '../mailbox/dead-letters.ts'
+import type { Address } from './address.ts'
+import type { DeadlineWheel } from './deadlines.ts'
+import type { Logger, ResolvedKernelOptions } from './options.ts'
+import type { PendingAsk } from './pending.ts'
+
+export interface Outgoing {
+  readonly handler: string
+  readonly msg: unknown
+  readonly md: Metadata | undefined
+  readonly contentType: string | undefined
+}
+
+export interface LocalStats {
+  actors: number
+  pendingAsks: number
+  mailboxes: { address: string; depth: number }[]
+}
+
+export interface LocalRuntime {
+  start(): Promise<void>
+  addKind(definition: ActorDefinition): Promise<void>
+  activate(to: Address): Promise<void>
+  /** A send. Throws (synchronously) only for a message that cannot be encoded. */
+  post(to: Address, out: Outgoing): void
+  /** An ask: settles `pending` (never throws). */
+  request(to: Address, out: Outgoing, deadline: number, pending: PendingAsk): void
+  drain(until: number): Promise<void>
+  /** Stops every actor; turns still running at `until` are abandoned. */
+  stop(until: number): Promise<void>
+  stats(): Promise<LocalStats>
+}
+
+export interface KernelServices {
+  readonly options: ResolvedKernelOptions
+  readonly clock: Clock
+  readonly codecs: CodecTable
+  readonly wheel: DeadlineWheel
+  readonly deadLetters: DeadLetters
+  readonly logger: Logger
+  /** Validates a target named by an actor (kind hosted, handler known); throws a MicaError. */
+  resolveTarget(to: string, handler: string): Address
+  send(to: string, handler: string, msg: unknown, options?: SendOptions): void
+  ask(to: string, handler: string, msg: unknown, options?: AskOptions): Promise<unknown>
+  ref(address: string): ActorRef
+  spawn(definition: AnyActorDefinition | string | URL, id?: string): Promise<ActorRef>
+}

@@ -1,0 +1,107 @@
+/**
+ * Kernel options: one typed object, validated with exact messages, defaults from a function (every
+ * default a named constant). The caller's object is never written to.
+ */
+import { availableParallelism } from 'node:os'
+import { randomBytes } from 'node:crypto'
+import type { ResourceLimits } from 'node:worker_threads'
+import { BadRequestError, ErrorCode } from '../errors.ts'
+import { systemClock, type Clock } from '../clock.ts'
+import type { Codec } from '../codec/codec.ts'
+import { DEFAULT_CONTENT_TYPE } from '../codec/codec.ts'
+import { DEFAULT_CHANNEL_LIMITS, type ChannelLimits } from './channel.ts'
+
+export interface Logger {
+  debug(message: string, detail?: unknown): void
+  info(message: string, detail?: unknown): void
+  warn(message: string, detail?: unknown): void
+  error(message: string, detail?: unknown): void
+}
+
+export interface KernelOptions {
+  /** This node's id (default: random). */
+  nodeId?: string
+  /** Worker threads for actors (default: available cores); 0 runs actors inline on the main thread. */
+  workers?: number
+  /**
+   * Inline mode only: `reference` passes messages and replies by reference (fastest); `encode` runs
+   * them through the codec like a thread hop does, so inline behaves exactly like workers (use in tests).
+   */
+  inlineMessages?: 'reference' | 'encode'
+  /** Default ask timeout in ms (default 5,000; Go Micro's default request timeout). */
+  askTimeoutMs?: number
+  /** Largest encoded message or reply, in bytes (default 1 MiB). */
+  maxMessageBytes?: number
+  /** How long `stop()` waits for mailboxes to drain (default 10,000 ms). */
+  drainTimeoutMs?: number
+  /** Codecs by content type (default msgpack and JSON) and the default content type. */
+  codecs?: Codec[]
+  contentType?: string
+  /** Per-worker limits of the thread hop: unacknowledged frames, backlog, batch size. */
+  channel?: Partial<ChannelLimits>
+  /** V8 heap limits of each worker (a worker that exceeds them dies and is replaced). */
+  workerResourceLimits?: ResourceLimits
+  clock?: Clock
+  logger?: Logger
+}
+
+export const DEFAULT_ASK_TIMEOUT_MS = 5_000
+export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
+export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000
+
+export interface ResolvedKernelOptions {
+  nodeId: string
+  workers: number
+  inlineMessages: 'reference' | 'encode'
+  askTimeoutMs: number
+  maxMessageBytes: number
+  drainTimeoutMs: number
+  codecs: Codec[] | undefined
+  contentType: string
+  channel: ChannelLimits
+  workerResourceLimits: ResourceLimits | undefined
+  clock: Clock
+  logger: Logger
+}
+
+export function defaultLogger(): Logger {
+  return {
+    debug: () => {},
+    info: () => {},
+    warn: (message, detail) => console.warn(`[mica] ${message}`, ...(detail === undefined ? [] : [detail])),
+    error: (message, detail) => console.error(`[mica] ${message}`, ...(detail === undefined ? [] : [detail])),
+  }
+}
+
+export function resolveKernelOptions(options: KernelOptions = {}): ResolvedKernelOptions {
+  const fail = (detail: string): never => {
+    throw new BadRequestError(ErrorCode.INVALID_OPTIONS, `kernel options: ${detail}`)
+  }
+  const positive = (name: string, v: number | undefined, def: number): number => {
+    if (v === undefined) return def
+    if (!(typeof v === 'number' && Number.isFinite(v) && v > 0)) fail(`${name} must be a positive number`)
+    return v
+  }
+  const workers = options.workers ?? availableParallelism()
+  if (!Number.isInteger(workers) || workers < 0 || workers > 256) fail('workers must be an integer from 0 to 256')
+  const inline = options.inlineMessages ?? 'reference'
+  if (inline !== 'reference' && inline !== 'encode') fail('inlineMessages must be reference or encode')
+  const nodeId = options.nodeId ?? `node-${randomBytes(6).toString('hex')}`
+  if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(nodeId)) fail('nodeId must match [A-Za-z0-9_.:-]{1,128}')
+  const channel = { ...DEFAULT_CHANNEL_LIMITS, ...options.channel }
+  for (const [k, v] of Object.entries(channel)) positive(`channel.${k}`, v, 1)
+  return {
+    nodeId,
+    workers,
+    inlineMessages: inline,
+    askTimeoutMs: positive('askTimeoutMs', options.askTimeoutMs, DEFAULT_ASK_TIMEOUT_MS),
+    maxMessageBytes: positive('maxMessageBytes', options.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES),
+    drainTimeoutMs: positive('drainTimeoutMs', options.drainTimeoutMs, DEFAULT_DRAIN_TIMEOUT_MS),
+    codecs: options.codecs,
+    contentType: options.contentType ?? DEFAULT_CONTENT_TYPE,
+    channel,
+    workerResourceLimits: options.workerResourceLimits,
+    clock: options.clock ?? systemClock,
+    logger: options.logger ?? defaultLogger(),
+  }
+}

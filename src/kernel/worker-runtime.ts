@@ -1,0 +1,290 @@
+/**
+ * WorkerRuntime: the actor host of one worker thread and its end of the port. Messages arrive as
+ * frames with encoded bodies (decoded by the cell that runs the handler); replies, dead letters and
+ * the actors' own sends and asks go back to the main thread, which routes them.
+ */
+import { ErrorCode, MicaError, NotFoundError, UnavailableError } from '../errors.ts'
+import { systemClock } from '../clock.ts'
+import { CodecTable } from '../codec/table.ts'
+import { ActorHost } from '../actors/host.ts'
+import type { Delivery, Reply } from '../actors/delivery.ts'
+import type { ActorEnvironment } from '../actors/environment.ts'
+import type { ActorRef, AnyActorDefinition, AskOptions, SendOptions } from '../actors/types.ts'
+import type { DeadLetterReason } from '../mailbox/dead-letters.ts'
+import { AddressCache, type Address } from './address.ts'
+import { checkMetadata, encodeBody } from './body.ts'
+import { PortChannel } from './channel.ts'
+import { DeadlineWheel } from './deadlines.ts'
+import { loadDefinition, moduleHref } from './definitions.ts'
+import {
+  F_ASK,
+  F_CTRL,
+  F_CTRL_REPLY,
+  F_DEAD,
+  F_ERROR,
+  F_REPLY,
+  F_SEND,
+  type ControlFrame,
+  type Frame,
+  type MessageFrame,
+} from './frames.ts'
+import { PendingAsk } from './pending.ts'
+import { Ref, type Router } from './ref.ts'
+import type { WorkerBootData } from './worker-entry.ts'
+
+const CONTROL_TIMEOUT_MS = 60_000
+
+export class WorkerRuntime implements ActorEnvironment, Router {
+  readonly clock = systemClock
+  readonly codecs: CodecTable
+  readonly copyReplies = false
+  readonly #data: WorkerBootData
+  readonly #host: ActorHost
+  readonly #channel: PortChannel
+  readonly #wheel = new DeadlineWheel(systemClock)
+  readonly #pending = new Map<number, PendingAsk>()
+  readonly #addresses = new AddressCache()
+  /** Kinds being imported; frames for them wait here in order. */
+  readonly #loading = new Map<string, { frames: MessageFrame[]; done: Promise<void> }>()
+  #nextId = 0
+
+  constructor(data: WorkerBootData) {
+    this.#data = data
+    this.codecs = new CodecTable(undefined, data.defaultContentType)
+    this.#host = new ActorHost(this)
+    this.#channel = new PortChannel(data.port, data.limits, (batch) => this.#onBatch(batch), () => {
+      this.#wheel.abandonAll(new UnavailableError(ErrorCode.KERNEL_STOPPED, 'main thread gone'))
+    })
+  }
+
+  // ---- frames from the main thread
+
+  #onBatch(batch: unknown[]): void {
+    for (let i = 1; i < batch.length; i++) {
+      const f = batch[i] as Frame
+      switch (f[0]) {
+        case F_SEND:
+        case F_ASK:
+          this.#deliver(f)
+          break
+        case F_REPLY: {
+          const p = this.#pending.get(f[1])
+          if (p === undefined) break
+          try {
+            p.ok(this.codecs.get(f[3] ?? undefined).decode(f[2]))
+          } catch (err) {
+            p.fail(MicaError.from(err))
+          }
+          break
+        }
+        case F_ERROR:
+        case F_CTRL_REPLY: {
+          const p = this.#pending.get(f[1])
+          if (p === undefined) break
+          if (f[0] === F_CTRL_REPLY && f[2]) p.ok(f[3])
+          else p.fail(MicaError.fromWire(f[0] === F_ERROR ? f[2] : f[3]))
+          break
+        }
+        case F_CTRL:
+          this.#control(f)
+          break
+      }
+    }
+  }
+
+  #deliver(f: MessageFrame): void {
+    const [t, id, to, , h, dl, md, ct, b] = f
+    let addr: Address
+    try {
+      addr = this.#addresses.parse(to)
+    } catch (err) {
+      if (t === F_ASK) this.#push([F_ERROR, id, MicaError.from(err).toWire()])
+      return
+    }
+    const loading = this.#loading.get(addr.kind)
+    if (loading !== undefined) {
+      loading.frames.push(f)
+      return
+    }
+    const reply = t === F_ASK ? new WorkerReply(this, id, ct) : undefined
+    const d: Delivery = { handler: h, body: b, ct: ct ?? this.codecs.defaultContentType, md: md ?? undefined, dl, reply }
+    this.#host.deliver(addr.kind, addr.id, addr.key, d)
+  }
+
+  #control(f: ControlFrame): void {
+    const [, id, op, payload] = f
+    this.#runControl(op, payload).then(
+      (result) => this.#push([F_CTRL_REPLY, id, true, result ?? null]),
+      (err: unknown) => this.#push([F_CTRL_REPLY, id, false, MicaError.from(err).toWire()]),
+    )
+  }
+
+  async #runControl(op: string, payload: unknown): Promise<unknown> {
+    const p = payload as { kind: string; module: string; id: string }
+    switch (op) {
+      case 'kind':
+        return this.#loadKind(p.kind, p.module)
+      case 'activate': {
+        await this.#loading.get(p.kind)?.done
+        const cell = this.#host.activate(p.kind, p.id, `${p.kind}/${p.id}`)
+        if (cell === undefined) throw new NotFoundError(ErrorCode.KIND_NOT_FOUND, `no kind ${p.kind}`)
+        return null
+      }
+      case 'drain': {
+        // reports whether anything was still running, so the kernel repeats until a quiet round
+        const busy = this.#host.depths(1).length > 0 || this.#pending.size > 0
+        await this.#host.idle()
+        return { busy }
+      }
+      case 'stop':
+        await this.#host.stopAll((payload as { until: number }).until)
+        this.#wheel.abandonAll(new UnavailableError(ErrorCode.KERNEL_STOPPED, 'kernel stopped'))
+        return null
+      case 'stats':
+        return { live: this.#host.liveCount, depths: this.#host.depths(), pending: this.#pending.size }
+      default:
+        throw new NotFoundError(ErrorCode.HANDLER_NOT_FOUND, `unknown control op ${op}`)
+    }
+  }
+
+  #loadKind(kind: string, module: string): Promise<void> {
+    if (this.#host.kind(kind) !== undefined) return Promise.resolve()
+    const existing = this.#loading.get(kind)
+    if (existing !== undefined) return existing.done
+    const frames: MessageFrame[] = []
+    const done = loadDefinition(module, kind).then(
+      (def) => {
+        this.#host.addKind(def)
+        this.#loading.delete(kind)
+        for (const f of frames) this.#deliver(f)
+      },
+      (err: unknown) => {
+        this.#loading.delete(kind)
+        for (const f of frames) if (f[0] === F_ASK) this.#push([F_ERROR, f[1], MicaError.from(err).toWire()])
+        throw err
+      },
+    )
+    this.#loading.set(kind, { frames, done })
+    return done
+  }
+
+  push(frame: Frame): void {
+    this.#push(frame)
+  }
+
+  #push(frame: Frame): void {
+    if (!this.#channel.push(frame)) this.warn('main thread backlog full, frame dropped')
+  }
+
+  // ---- ActorEnvironment: the way out of this worker
+
+  get maxMessageBytes(): number {
+    return this.#data.maxMessageBytes
+  }
+
+  send(to: string, handler: string, msg: unknown, options?: SendOptions): void {
+    this.sendTo(this.#addresses.parse(to), handler, msg, options)
+  }
+
+  ask(to: string, handler: string, msg: unknown, options?: AskOptions): Promise<unknown> {
+    let addr: Address
+    try {
+      addr = this.#addresses.parse(to)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return this.askTo(addr, handler, msg, options)
+  }
+
+  sendTo(to: Address, handler: string, msg: unknown, options: SendOptions | undefined): void {
+    const md = checkMetadata(options?.metadata)
+    const { ct, bytes } = encodeBody(this.codecs, msg, options?.contentType, this.#data.maxMessageBytes)
+    this.#push([F_SEND, 0, addressText(to), '', handler, 0, md ?? null, ct, bytes])
+  }
+
+  askTo(to: Address, handler: string, msg: unknown, options: AskOptions | undefined): Promise<unknown> {
+    let frame: MessageFrame
+    const dl = options?.deadline ?? this.clock.now() + (options?.timeout ?? this.#data.askTimeoutMs)
+    const id = ++this.#nextId
+    try {
+      const md = checkMetadata(options?.metadata)
+      const { ct, bytes } = encodeBody(this.codecs, msg, options?.contentType, this.#data.maxMessageBytes)
+      frame = [F_ASK, id, addressText(to), '', handler, dl, md ?? null, ct, bytes]
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    const pending = this.#track(id, to.key, dl, options?.signal)
+    this.#push(frame)
+    return pending.promise
+  }
+
+  ref(address: string): ActorRef {
+    return new Ref(this, this.#addresses.parse(address))
+  }
+
+  async spawn(definition: AnyActorDefinition | string | URL, id?: string): Promise<ActorRef> {
+    const module =
+      typeof definition === 'string' || definition instanceof URL ? moduleHref(definition) : definition.module
+    const kind = typeof definition === 'object' && !(definition instanceof URL) ? definition.kind : undefined
+    if (module === undefined) throw new NotFoundError(ErrorCode.KIND_NOT_FOUND, 'definition has no module URL')
+    const reqId = ++this.#nextId
+    const pending = this.#track(reqId, 'kernel', this.clock.now() + CONTROL_TIMEOUT_MS, undefined)
+    this.#push([F_CTRL, reqId, 'spawn', { module, kind: kind ?? null, id: id ?? '' }])
+    const address = (await pending.promise) as string
+    return this.ref(address)
+  }
+
+  deadLetter(address: string, d: Delivery, reason: DeadLetterReason, error: MicaError | undefined): void {
+    const body = d.body instanceof Uint8Array ? d.body : null
+    this.#push([F_DEAD, address, d.handler, reason, d.reply !== undefined, error?.toWire() ?? null, d.ct ?? null, body])
+  }
+
+  warn(message: string, error?: unknown): void {
+    this.#push([F_CTRL, 0, 'log', { message, error: error instanceof Error ? error.message : null }])
+  }
+
+  #track(id: number, target: string, deadline: number, signal: AbortSignal | undefined): PendingAsk {
+    const pending = new PendingAsk(target, signal)
+    this.#pending.set(id, pending)
+    pending.onSettle = () => this.#pending.delete(id)
+    this.#wheel.add(pending, deadline)
+    return pending
+  }
+}
+
+function addressText(a: Address): string {
+  return a.node === undefined ? a.key : `${a.key}@${a.node}`
+}
+
+/** The reply path of an ask served on this worker: the value is encoded here, with the ask's codec. */
+class WorkerReply implements Reply {
+  settled = false
+  readonly #runtime: WorkerRuntime
+  readonly #id: number
+  readonly #ct: string | null
+
+  constructor(runtime: WorkerRuntime, id: number, ct: string | null) {
+    this.#runtime = runtime
+    this.#id = id
+    this.#ct = ct
+  }
+
+  ok(value: unknown): void {
+    if (this.settled) return
+    this.settled = true
+    let bytes: Uint8Array
+    try {
+      bytes = encodeBody(this.#runtime.codecs, value, this.#ct ?? undefined, this.#runtime.maxMessageBytes).bytes
+    } catch (err) {
+      this.#runtime.push([F_ERROR, this.#id, MicaError.from(err).toWire()])
+      return
+    }
+    this.#runtime.push([F_REPLY, this.#id, bytes, this.#ct])
+  }
+
+  fail(error: MicaError): void {
+    if (this.settled) return
+    this.settled = true
+    this.#runtime.push([F_ERROR, this.#id, error.toWire()])
+  }
+}

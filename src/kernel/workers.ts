@@ -1,0 +1,417 @@
+/**
+ * WorkersRuntime: this node's actors on the piscina pool, seen from the main thread. A keyed actor
+ * lives on the worker its address hashes to; a stateless kind (`kind/`) has one instance per worker
+ * and its messages go round-robin. The main thread encodes bodies, never decodes what it only routes:
+ * an actor's own send or ask is relayed to the target worker with its body untouched. When a worker
+ * dies, every ask waiting on it fails at once with WORKER_CRASHED (503, retryable) and the
+ * replacement worker is given the kinds again; its actors re-activate on their next message.
+ */
+import { ErrorCode, MicaError, TooManyRequestsError, UnavailableError } from '../errors.ts'
+import type { ActorDefinition } from '../actors/types.ts'
+import { deadLetterOf, type DeadLetterReason } from '../mailbox/dead-letters.ts'
+import { hashKey, type Address } from './address.ts'
+import { encodeBody } from './body.ts'
+import type { Expirable } from './deadlines.ts'
+import {
+  F_ASK,
+  F_CTRL,
+  F_CTRL_REPLY,
+  F_DEAD,
+  F_ERROR,
+  F_REPLY,
+  F_SEND,
+  type ControlFrame,
+  type DeadFrame,
+  type Frame,
+  type MessageFrame,
+} from './frames.ts'
+import type { KernelServices, LocalRuntime, LocalStats, Outgoing } from './local.ts'
+import { PendingAsk } from './pending.ts'
+import { WorkerPool } from './pool.ts'
+
+const CONTROL_TIMEOUT_MS = 60_000
+
+/** Something waiting for an answer from a worker. */
+interface Waiting extends Expirable {
+  /** The worker that must answer. */
+  readonly slot: number
+  onReply(bytes: Uint8Array, ct: string | null): void
+  onError(error: MicaError): void
+  onControl(ok: boolean, payload: unknown): void
+}
+
+/** An ask made on the main thread: decodes the reply here. */
+class MainAsk implements Waiting {
+  readonly slot: number
+  readonly #pending: PendingAsk
+  readonly #runtime: WorkersRuntime
+
+  constructor(runtime: WorkersRuntime, slot: number, pending: PendingAsk) {
+    this.#runtime = runtime
+    this.slot = slot
+    this.#pending = pending
+  }
+
+  get settled(): boolean {
+    return this.#pending.settled
+  }
+
+  expire(): void {
+    this.#pending.expire()
+  }
+
+  abandon(error: MicaError): void {
+    this.#pending.fail(error)
+  }
+
+  onReply(bytes: Uint8Array, ct: string | null): void {
+    let value: unknown
+    try {
+      value = this.#runtime.codecs.get(ct ?? undefined).decode(bytes)
+    } catch (err) {
+      this.#pending.fail(MicaError.from(err))
+      return
+    }
+    this.#pending.ok(value)
+  }
+
+  onError(error: MicaError): void {
+    this.#pending.fail(error)
+  }
+
+  onControl(ok: boolean, payload: unknown): void {
+    if (ok) this.#pending.ok(payload)
+    else this.#pending.fail(MicaError.fromWire(payload))
+  }
+}
+
+/** An ask made by an actor on worker `origin`, relayed to worker `slot`: bytes pass through. */
+class Relay implements Waiting {
+  settled = false
+  readonly slot: number
+  readonly origin: number
+  readonly #id: number
+  readonly #runtime: WorkersRuntime
+
+  constructor(runtime: WorkersRuntime, slot: number, origin: number, id: number) {
+    this.#runtime = runtime
+    this.slot = slot
+    this.origin = origin
+    this.#id = id
+  }
+
+  expire(): void {
+    this.settled = true // the origin worker times its own ask out
+  }
+
+  abandon(): void {
+    this.settled = true
+  }
+
+  onReply(bytes: Uint8Array, ct: string | null): void {
+    this.settled = true
+    this.#runtime.postTo(this.origin, [F_REPLY, this.#id, bytes, ct])
+  }
+
+  onError(error: MicaError): void {
+    this.settled = true
+    this.#runtime.postTo(this.origin, [F_ERROR, this.#id, error.toWire()])
+  }
+
+  onControl(): void {}
+}
+
+export class WorkersRuntime implements LocalRuntime {
+  readonly #services: KernelServices
+  readonly #pool: WorkerPool
+  readonly #waiting = new Map<number, Waiting>()
+  readonly #kinds: { kind: string; module: string }[] = []
+  #nextId = 0
+  #roundRobin = 0
+  #booted = false
+
+  constructor(services: KernelServices) {
+    this.#services = services
+    const o = services.options
+    this.#pool = new WorkerPool(
+      {
+        size: o.workers,
+        limits: o.channel,
+        resourceLimits: o.workerResourceLimits,
+        boot: {
+          nodeId: o.nodeId,
+          limits: o.channel,
+          askTimeoutMs: o.askTimeoutMs,
+          maxMessageBytes: o.maxMessageBytes,
+          defaultContentType: o.contentType,
+        },
+      },
+      {
+        onBatch: (slot, batch) => this.#onBatch(slot, batch),
+        onCrash: (slot) => this.#onCrash(slot),
+        onReady: (slot) => this.#onReady(slot),
+        onError: (err) => services.logger.warn('worker pool error', err instanceof Error ? err.message : err),
+      },
+    )
+  }
+
+  get codecs() {
+    return this.#services.codecs
+  }
+
+  async start(): Promise<void> {
+    await this.#pool.ready()
+    this.#booted = true
+  }
+
+  async addKind(definition: ActorDefinition): Promise<void> {
+    const module = definition.module
+    if (module === undefined) {
+      throw new MicaError(400, ErrorCode.INVALID_OPTIONS, `${definition.kind}: no module URL for workers to import`)
+    }
+    const entry = { kind: definition.kind, module }
+    await Promise.all(this.#slots().map((slot) => this.#control(slot, 'kind', entry)))
+    this.#kinds.push(entry)
+  }
+
+  async activate(to: Address): Promise<void> {
+    const slots = to.id === '' ? this.#slots() : [this.#slotOf(to)]
+    await Promise.all(slots.map((slot) => this.#control(slot, 'activate', { kind: to.kind, id: to.id })))
+  }
+
+  post(to: Address, out: Outgoing): void {
+    const { ct, bytes } = encodeBody(this.codecs, out.msg, out.contentType, this.#services.options.maxMessageBytes)
+    const frame: MessageFrame = [F_SEND, 0, to.key, '', out.handler, 0, out.md ?? null, ct, bytes]
+    if (!this.#pool.post(this.#slotOf(to), frame)) this.#overloaded(to.key, out.handler, out.msg)
+  }
+
+  request(to: Address, out: Outgoing, deadline: number, pending: PendingAsk): void {
+    let ct: string
+    let bytes: Uint8Array
+    try {
+      ;({ ct, bytes } = encodeBody(this.codecs, out.msg, out.contentType, this.#services.options.maxMessageBytes))
+    } catch (err) {
+      pending.fail(MicaError.from(err))
+      return
+    }
+    const slot = this.#slotOf(to)
+    const id = this.#track(new MainAsk(this, slot, pending), deadline)
+    pending.onSettle = () => this.#waiting.delete(id)
+    const frame: MessageFrame = [F_ASK, id, to.key, '', out.handler, deadline, out.md ?? null, ct, bytes]
+    if (!this.#pool.post(slot, frame)) {
+      pending.fail(new TooManyRequestsError(ErrorCode.MAILBOX_FULL, `worker ${slot} is overloaded`))
+    }
+  }
+
+  async drain(until: number): Promise<void> {
+    // repeat until a round in which no worker had anything running (work moves between workers)
+    for (let round = 0; round < 100 && this.#services.clock.now() < until; round++) {
+      const timeout = Math.max(1, until - this.#services.clock.now())
+      const results = await Promise.all(
+        this.#slots().map((slot) => this.#control(slot, 'drain', null, timeout).catch(() => ({ busy: false }))),
+      )
+      if (results.every((r) => !(r as { busy: boolean }).busy)) return
+    }
+  }
+
+  async stop(until: number): Promise<void> {
+    try {
+      const timeout = Math.max(1, until - this.#services.clock.now()) + 1_000
+      await Promise.all(
+        this.#slots().map((slot) => this.#control(slot, 'stop', { until }, timeout).catch(() => undefined)),
+      )
+    } finally {
+      for (const w of this.#waiting.values()) {
+        w.onError(new UnavailableError(ErrorCode.KERNEL_STOPPED, 'kernel stopped'))
+      }
+      this.#waiting.clear()
+      await this.#pool.destroy()
+    }
+  }
+
+  async stats(): Promise<LocalStats> {
+    const all = await Promise.all(this.#slots().map((slot) => this.#control(slot, 'stats', null)))
+    const stats: LocalStats = { actors: 0, pendingAsks: this.#waiting.size, mailboxes: [] }
+    for (const s of all as { live: number; depths: { address: string; depth: number }[] }[]) {
+      stats.actors += s.live
+      stats.mailboxes.push(...s.depths)
+    }
+    stats.mailboxes.sort((a, b) => b.depth - a.depth)
+    return stats
+  }
+
+  postTo(slot: number, frame: Frame): void {
+    if (!this.#pool.post(slot, frame)) this.#services.logger.warn(`worker ${slot} backlog full, frame dropped`)
+  }
+
+  #slots(): number[] {
+    return Array.from({ length: this.#pool.size }, (_, i) => i)
+  }
+
+  #slotOf(to: Address): number {
+    if (to.id === '') {
+      this.#roundRobin = (this.#roundRobin + 1) % this.#pool.size
+      return this.#roundRobin
+    }
+    return hashKey(to.key) % this.#pool.size
+  }
+
+  #track(waiting: Waiting, deadline: number): number {
+    const id = ++this.#nextId
+    this.#waiting.set(id, waiting)
+    this.#services.wheel.add(waiting, deadline)
+    return id
+  }
+
+  #control(slot: number, op: string, payload: unknown, timeoutMs = CONTROL_TIMEOUT_MS): Promise<unknown> {
+    const pending = new PendingAsk(`worker ${slot} (${op})`)
+    const id = this.#track(new MainAsk(this, slot, pending), this.#services.clock.now() + timeoutMs)
+    pending.onSettle = () => this.#waiting.delete(id)
+    if (!this.#pool.post(slot, [F_CTRL, id, op, payload])) {
+      pending.fail(new TooManyRequestsError(ErrorCode.MAILBOX_FULL, `worker ${slot} is overloaded`))
+    }
+    return pending.promise
+  }
+
+  // ---- frames from workers
+
+  #onBatch(slot: number, batch: unknown[]): void {
+    for (let i = 1; i < batch.length; i++) {
+      const f = batch[i] as Frame
+      switch (f[0]) {
+        case F_REPLY: {
+          const w = this.#waiting.get(f[1])
+          if (w !== undefined) {
+            this.#waiting.delete(f[1])
+            w.onReply(f[2], f[3])
+          }
+          break
+        }
+        case F_ERROR: {
+          const w = this.#waiting.get(f[1])
+          if (w !== undefined) {
+            this.#waiting.delete(f[1])
+            w.onError(MicaError.fromWire(f[2]))
+          }
+          break
+        }
+        case F_CTRL_REPLY: {
+          const w = this.#waiting.get(f[1])
+          if (w !== undefined) {
+            this.#waiting.delete(f[1])
+            w.onControl(f[2], f[3])
+          }
+          break
+        }
+        case F_SEND:
+        case F_ASK:
+          this.#relay(slot, f)
+          break
+        case F_DEAD:
+          this.#deadLetter(f)
+          break
+        case F_CTRL:
+          this.#controlFromWorker(slot, f)
+          break
+      }
+    }
+  }
+
+  /** An actor's own send or ask: validated here, forwarded to the target's worker as it is. */
+  #relay(origin: number, f: MessageFrame): void {
+    let to: Address
+    try {
+      to = this.#services.resolveTarget(f[2], f[4])
+    } catch (err) {
+      const error = MicaError.from(err)
+      if (f[0] === F_ASK) this.postTo(origin, [F_ERROR, f[1], error.toWire()])
+      else this.#publishDead(f[2], f[4], reasonOf(error), false, error, f[7], f[8])
+      return
+    }
+    const slot = this.#slotOf(to)
+    f[2] = to.key
+    if (f[0] === F_ASK) f[1] = this.#track(new Relay(this, slot, origin, f[1]), f[5])
+    if (!this.#pool.post(slot, f) && f[0] === F_ASK) {
+      const relay = this.#waiting.get(f[1])
+      this.#waiting.delete(f[1])
+      relay?.onError(new TooManyRequestsError(ErrorCode.MAILBOX_FULL, `worker ${slot} is overloaded`))
+    }
+  }
+
+  #controlFromWorker(slot: number, f: ControlFrame): void {
+    const [, id, op, payload] = f
+    if (op === 'log') {
+      const p = payload as { message: string; error: string | null }
+      this.#services.logger.warn(`[worker ${slot}] ${p.message}`, p.error ?? undefined)
+      return
+    }
+    if (op === 'spawn') {
+      const p = payload as { module: string; kind: string | null; id: string }
+      const spec = p.kind === null ? p.module : `${p.module}#${encodeURIComponent(p.kind)}`
+      this.#services.spawn(spec, p.id).then(
+        (ref) => this.postTo(slot, [F_CTRL_REPLY, id, true, ref.address]),
+        (err: unknown) => this.postTo(slot, [F_CTRL_REPLY, id, false, MicaError.from(err).toWire()]),
+      )
+    }
+  }
+
+  #deadLetter(f: DeadFrame): void {
+    const [, to, h, reason, ask, e, ct, b] = f
+    this.#publishDead(to, h, reason as DeadLetterReason, ask, e === null ? undefined : MicaError.fromWire(e), ct, b)
+  }
+
+  #publishDead(
+    to: string,
+    handler: string,
+    reason: DeadLetterReason,
+    ask: boolean,
+    error: MicaError | undefined,
+    ct: string | null,
+    bytes: Uint8Array | null,
+  ): void {
+    const letters = this.#services.deadLetters
+    let message: unknown
+    if (letters.observed && bytes !== null) {
+      try {
+        message = this.codecs.get(ct ?? undefined).decode(bytes)
+      } catch {
+        message = undefined
+      }
+    }
+    letters.publish(deadLetterOf(to, handler, reason, ask, message, error?.toWire()))
+  }
+
+  #overloaded(to: string, handler: string, msg: unknown): void {
+    const error = new TooManyRequestsError(ErrorCode.MAILBOX_FULL, 'worker backlog full')
+    this.#services.deadLetters.publish(deadLetterOf(to, handler, 'worker-overloaded', false, msg, error.toWire()))
+  }
+
+  #onCrash(slot: number): void {
+    this.#services.logger.warn(`worker ${slot} died; failing its asks and starting a replacement`)
+    const crashed = new UnavailableError(ErrorCode.WORKER_CRASHED, `worker ${slot} crashed`)
+    for (const [id, w] of this.#waiting) {
+      if (w.slot === slot) {
+        this.#waiting.delete(id)
+        w.onError(crashed)
+      } else if (w instanceof Relay && w.origin === slot) {
+        this.#waiting.delete(id)
+        w.settled = true
+      }
+    }
+  }
+
+  #onReady(slot: number): void {
+    if (!this.#booted) return
+    for (const entry of this.#kinds) {
+      this.#control(slot, 'kind', entry).catch((err: unknown) =>
+        this.#services.logger.warn(`worker ${slot}: cannot load kind ${entry.kind}`, err),
+      )
+    }
+  }
+}
+
+function reasonOf(error: MicaError): DeadLetterReason {
+  if (error.code === ErrorCode.HANDLER_NOT_FOUND) return 'handler-not-found'
+  if (error.code === ErrorCode.KERNEL_STOPPED) return 'kernel-stopped'
+  return 'kind-not-found'
+}
