@@ -55,7 +55,12 @@ export class MicaError extends Error implements WireError {
   readonly status: number
 
   constructor(status: number, code: string, detail: string, id = 'mica', options?: { cause?: unknown }) {
+    // MicaErrors are data (they are rebuilt on the far side of the wire, where no stack exists);
+    // capturing a stack costs more than the ask that fails. A wrapped error keeps its own in `cause`.
+    const limit = Error.stackTraceLimit
+    Error.stackTraceLimit = 0
     super(detail, options)
+    Error.stackTraceLimit = limit
     this.id = id
     this.code = code
     this.detail = detail

@@ -42,6 +42,7 @@ export class ActorCell {
   #turnTimer: TimerHandle | undefined
   #backoffTimer: TimerHandle | undefined
   #context: CellContext | undefined
+  #boundRun: (() => void) | undefined
 
   constructor(owner: CellOwner, kind: KindEntry, id: string, address: string) {
     this.#owner = owner
@@ -92,7 +93,7 @@ export class ActorCell {
       this.#backoffTimer?.cancel()
       this.#backoffTimer = undefined
       this.#status = RUNNING
-      queueMicrotask(this.#run)
+      queueMicrotask(this.#runner)
     }
     this.enqueueSystem(systemDelivery(SYS_STOP))
   }
@@ -109,10 +110,15 @@ export class ActorCell {
     if (this.#status !== IDLE) return
     this.#status = RUNNING
     this.#owner.busy(1)
-    queueMicrotask(this.#run)
+    queueMicrotask(this.#runner)
   }
 
-  readonly #run = (): void => {
+  /** The loop as a callback, made on first use: a million idle actors should not carry a closure each. */
+  get #runner(): () => void {
+    return (this.#boundRun ??= () => this.#run())
+  }
+
+  #run(): void {
     const limit = this.kind.throughput
     for (let n = 0; n < limit; n++) {
       if (this.#status !== RUNNING) return
@@ -124,7 +130,7 @@ export class ActorCell {
       }
       if (this.#process(d)) return // an async turn: the loop resumes when it settles
     }
-    setImmediate(this.#run) // yield to I/O between bursts
+    setImmediate(this.#runner) // yield to I/O between bursts
   }
 
   /** Handles one message; true when it started an async turn. */

@@ -4,19 +4,21 @@
  */
 import { AbortedError, ErrorCode, TimeoutError, type MicaError } from '../errors.ts'
 import type { Reply } from '../actors/delivery.ts'
-import type { Expirable } from './deadlines.ts'
+import { DeadlineEntry } from './deadlines.ts'
 
-export class PendingAsk implements Reply, Expirable {
+export class PendingAsk extends DeadlineEntry implements Reply {
   settled = false
   readonly promise: Promise<unknown>
   readonly #target: string
   #resolve!: (value: unknown) => void
   #reject!: (error: MicaError) => void
   #signal: AbortSignal | undefined
+  #onAbort: (() => void) | undefined
   /** Called once when settled (e.g. to forget the correlation id). */
   onSettle: (() => void) | undefined
 
   constructor(target: string, signal?: AbortSignal) {
+    super()
     this.#target = target
     this.promise = new Promise<unknown>((resolve, reject) => {
       this.#resolve = resolve
@@ -24,6 +26,7 @@ export class PendingAsk implements Reply, Expirable {
     })
     if (signal !== undefined) {
       this.#signal = signal
+      this.#onAbort = () => this.fail(new AbortedError(ErrorCode.ABORTED, `ask to ${this.#target} aborted`))
       signal.addEventListener('abort', this.#onAbort, { once: true })
     }
   }
@@ -48,13 +51,10 @@ export class PendingAsk implements Reply, Expirable {
     this.fail(new TimeoutError(ErrorCode.TIMEOUT, `ask to ${this.#target} timed out`))
   }
 
-  readonly #onAbort = (): void => {
-    this.fail(new AbortedError(ErrorCode.ABORTED, `ask to ${this.#target} aborted`))
-  }
-
   #settle(): void {
     this.settled = true
-    if (this.#signal !== undefined) this.#signal.removeEventListener('abort', this.#onAbort)
+    this.unlink()
+    if (this.#signal !== undefined) this.#signal.removeEventListener('abort', this.#onAbort!)
     this.onSettle?.()
   }
 }

@@ -11,7 +11,7 @@ import type { ActorDefinition } from '../actors/types.ts'
 import { deadLetterOf, type DeadLetterReason } from '../mailbox/dead-letters.ts'
 import { hashKey, type Address } from './address.ts'
 import { encodeBody } from './body.ts'
-import type { Expirable } from './deadlines.ts'
+import { DeadlineEntry } from './deadlines.ts'
 import {
   F_ASK,
   F_CTRL,
@@ -32,7 +32,7 @@ import { WorkerPool } from './pool.ts'
 const CONTROL_TIMEOUT_MS = 60_000
 
 /** Something waiting for an answer from a worker. */
-interface Waiting extends Expirable {
+interface Waiting {
   /** The worker that must answer. */
   readonly slot: number
   onReply(bytes: Uint8Array, ct: string | null): void
@@ -50,18 +50,6 @@ class MainAsk implements Waiting {
     this.#runtime = runtime
     this.slot = slot
     this.#pending = pending
-  }
-
-  get settled(): boolean {
-    return this.#pending.settled
-  }
-
-  expire(): void {
-    this.#pending.expire()
-  }
-
-  abandon(error: MicaError): void {
-    this.#pending.fail(error)
   }
 
   onReply(bytes: Uint8Array, ct: string | null): void {
@@ -86,14 +74,17 @@ class MainAsk implements Waiting {
 }
 
 /** An ask made by an actor on worker `origin`, relayed to worker `slot`: bytes pass through. */
-class Relay implements Waiting {
+class Relay extends DeadlineEntry implements Waiting {
   settled = false
   readonly slot: number
   readonly origin: number
+  /** The main thread's correlation id of the relayed ask. */
+  id = 0
   readonly #id: number
   readonly #runtime: WorkersRuntime
 
   constructor(runtime: WorkersRuntime, slot: number, origin: number, id: number) {
+    super()
     this.#runtime = runtime
     this.slot = slot
     this.origin = origin
@@ -102,6 +93,7 @@ class Relay implements Waiting {
 
   expire(): void {
     this.settled = true // the origin worker times its own ask out
+    this.#runtime.forget(this)
   }
 
   abandon(): void {
@@ -110,11 +102,13 @@ class Relay implements Waiting {
 
   onReply(bytes: Uint8Array, ct: string | null): void {
     this.settled = true
+    this.unlink()
     this.#runtime.postTo(this.origin, [F_REPLY, this.#id, bytes, ct])
   }
 
   onError(error: MicaError): void {
     this.settled = true
+    this.unlink()
     this.#runtime.postTo(this.origin, [F_ERROR, this.#id, error.toWire()])
   }
 
@@ -195,7 +189,7 @@ export class WorkersRuntime implements LocalRuntime {
       return
     }
     const slot = this.#slotOf(to)
-    const id = this.#track(new MainAsk(this, slot, pending), deadline)
+    const id = this.#track(new MainAsk(this, slot, pending), pending, deadline)
     pending.onSettle = () => this.#waiting.delete(id)
     const frame: MessageFrame = [F_ASK, id, to.key, '', out.handler, deadline, out.md ?? null, ct, bytes]
     if (!this.#pool.post(slot, frame)) {
@@ -256,16 +250,22 @@ export class WorkersRuntime implements LocalRuntime {
     return hashKey(to.key) % this.#pool.size
   }
 
-  #track(waiting: Waiting, deadline: number): number {
+  #track(waiting: Waiting, entry: DeadlineEntry, deadline: number): number {
     const id = ++this.#nextId
     this.#waiting.set(id, waiting)
-    this.#services.wheel.add(waiting, deadline)
+    this.#services.wheel.add(entry, deadline)
+    if (entry instanceof Relay) entry.id = id
     return id
+  }
+
+  /** A relay whose deadline passed: the origin worker has already failed its ask. */
+  forget(relay: Relay): void {
+    if (relay.id !== 0) this.#waiting.delete(relay.id)
   }
 
   #control(slot: number, op: string, payload: unknown, timeoutMs = CONTROL_TIMEOUT_MS): Promise<unknown> {
     const pending = new PendingAsk(`worker ${slot} (${op})`)
-    const id = this.#track(new MainAsk(this, slot, pending), this.#services.clock.now() + timeoutMs)
+    const id = this.#track(new MainAsk(this, slot, pending), pending, this.#services.clock.now() + timeoutMs)
     pending.onSettle = () => this.#waiting.delete(id)
     if (!this.#pool.post(slot, [F_CTRL, id, op, payload])) {
       pending.fail(new TooManyRequestsError(ErrorCode.MAILBOX_FULL, `worker ${slot} is overloaded`))
@@ -330,7 +330,10 @@ export class WorkersRuntime implements LocalRuntime {
     }
     const slot = this.#slotOf(to)
     f[2] = to.key
-    if (f[0] === F_ASK) f[1] = this.#track(new Relay(this, slot, origin, f[1]), f[5])
+    if (f[0] === F_ASK) {
+      const relay = new Relay(this, slot, origin, f[1])
+      f[1] = this.#track(relay, relay, f[5])
+    }
     if (!this.#pool.post(slot, f) && f[0] === F_ASK) {
       const relay = this.#waiting.get(f[1])
       this.#waiting.delete(f[1])
