@@ -4,7 +4,16 @@
  * settles (or until the kind's turn timeout, which counts as a fault). After `throughput` messages
  * the loop yields to the event loop. Faults go to the kind's supervisor; the loop never dies.
  */
-import { ErrorCode, InternalError, MicaError, NotFoundError, TimeoutError, UnavailableError } from '../errors.ts'
+import {
+  BadRequestError,
+  ErrorCode,
+  InternalError,
+  MicaError,
+  NotFoundError,
+  TimeoutError,
+  TooManyRequestsError,
+  UnavailableError,
+} from '../errors.ts'
 import { Mailbox } from '../mailbox/mailbox.ts'
 import type { DeadLetterReason } from '../mailbox/dead-letters.ts'
 import type { TimerHandle } from '../clock.ts'
@@ -73,7 +82,7 @@ export class ActorCell {
     }
     const overflowed = this.#mailbox.push(d)
     if (overflowed !== undefined) {
-      const error = new MicaError(429, ErrorCode.MAILBOX_FULL, `${this.address}: mailbox full`, this.address)
+      const error = new TooManyRequestsError(ErrorCode.MAILBOX_FULL, `${this.address}: mailbox full`, this.address)
       this.#owner.lose(this, overflowed.lost, overflowed.reason, error)
     }
     this.#schedule()
@@ -190,7 +199,12 @@ export class ActorCell {
     if (env.copyReplies) {
       try {
         const codec = env.codecs.get(this.current?.ct)
-        value = codec.decode(codec.encode(value))
+        const bytes = codec.encode(value)
+        if (bytes.byteLength > env.maxMessageBytes) {
+          const detail = `reply of ${bytes.byteLength} bytes exceeds the limit of ${env.maxMessageBytes} bytes`
+          throw new BadRequestError(ErrorCode.MESSAGE_TOO_LARGE, detail, this.address)
+        }
+        value = codec.decode(bytes)
       } catch (err) {
         reply.fail(MicaError.from(err, this.address))
         return

@@ -14,6 +14,8 @@ export interface ActorEnvironment {
   readonly codecs: CodecTable
   /** Whether replies must be encoded and decoded (inline `encode` mode) to isolate caller and actor. */
   readonly copyReplies: boolean
+  /** Largest encoded reply when replies are copied. */
+  readonly maxMessageBytes: number
   send(to: string, handler: string, msg: unknown, options?: SendOptions): void
   ask(to: string, handler: string, msg: unknown, options?: AskOptions): Promise<unknown>
   ref(address: string): ActorRef

@@ -1,7 +1,9 @@
 /**
  * application/msgpack through msgpackr. `useRecords: false` keeps the bytes standard msgpack (records
- * need a shared structure table on both sides); functions and symbols are refused rather than silently
- * encoded as `undefined`, so a message that cannot cross a thread or a socket fails where it is sent.
+ * need a shared structure table on both sides) and `variableMapSize` sizes each map header by its key
+ * count (fixmap for small objects, as other encoders do). Functions and symbols are refused rather
+ * than silently encoded as `undefined`, so a message that cannot cross a thread or a socket fails where
+ * it is sent.
  */
 import { Packr } from 'msgpackr'
 import { BadRequestError, ErrorCode } from '../errors.ts'
@@ -18,6 +20,8 @@ export class MsgpackCodec implements Codec {
     moreTypes: false,
     int64AsType: 'number',
     mapsAsObjects: true,
+    // fixmap/map16/map32 by key count: the compact standard form, and no 65,535-key ceiling
+    variableMapSize: true,
     writeFunction: refuseFunction,
   })
 

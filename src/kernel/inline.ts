@@ -21,6 +21,7 @@ export class InlineRuntime implements LocalRuntime, ActorEnvironment {
   readonly clock: Clock
   readonly codecs: CodecTable
   readonly copyReplies: boolean
+  readonly maxMessageBytes: number
   readonly #services: KernelServices
   readonly #host: ActorHost
   readonly #encode: boolean
@@ -31,6 +32,7 @@ export class InlineRuntime implements LocalRuntime, ActorEnvironment {
     this.codecs = services.codecs
     this.#encode = services.options.inlineMessages === 'encode'
     this.copyReplies = this.#encode
+    this.maxMessageBytes = services.options.maxMessageBytes
     this.#host = new ActorHost(this)
   }
 

@@ -168,6 +168,7 @@ export class Kernel implements Router, KernelServices {
 
   sendTo(to: Address, handler: string, msg: unknown, options: SendOptions | undefined): void {
     const md = checkMetadata(options?.metadata)
+    if (options?.contentType !== undefined) this.codecs.get(options.contentType)
     const refused = this.#refuse(to, handler)
     if (refused !== undefined) {
       this.deadLetters.publish(deadLetterOf(to.key, handler, refused.reason, false, msg, refused.error.toWire()))
@@ -183,6 +184,7 @@ export class Kernel implements Router, KernelServices {
     let deadline: number
     try {
       out = { handler, msg, md: checkMetadata(options?.metadata), contentType: options?.contentType }
+      if (out.contentType !== undefined) this.codecs.get(out.contentType)
       deadline = this.#deadline(options)
     } catch (err) {
       return Promise.reject(err)

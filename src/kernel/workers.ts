@@ -123,6 +123,7 @@ export class WorkersRuntime implements LocalRuntime {
   #nextId = 0
   #roundRobin = 0
   #booted = false
+  #stopping = false
 
   constructor(services: KernelServices) {
     this.#services = services
@@ -209,6 +210,7 @@ export class WorkersRuntime implements LocalRuntime {
   }
 
   async stop(until: number): Promise<void> {
+    this.#stopping = true
     try {
       const timeout = Math.max(1, until - this.#services.clock.now()) + 1_000
       await Promise.all(
@@ -406,9 +408,9 @@ export class WorkersRuntime implements LocalRuntime {
   #onReady(slot: number): void {
     if (!this.#booted) return
     for (const entry of this.#kinds) {
-      this.#control(slot, 'kind', entry).catch((err: unknown) =>
-        this.#services.logger.warn(`worker ${slot}: cannot load kind ${entry.kind}`, err),
-      )
+      this.#control(slot, 'kind', entry).catch((err: unknown) => {
+        if (!this.#stopping) this.#services.logger.warn(`worker ${slot}: cannot load kind ${entry.kind}`, err)
+      })
     }
   }
 }

@@ -29,7 +29,7 @@ export class Ring<T> {
   /** Removes everything, oldest first. */
   drain(): T[] {
     const out: T[] = []
-    for (let item = this.shift(); item !== undefined; item = this.shift()) out.push(item)
+    while (this.#size > 0) out.push(this.shift() as T)
     this.#items = EMPTY as (T | undefined)[]
     this.#head = 0
     return out
