@@ -109,7 +109,7 @@ function isWireError(value: unknown): value is WireError {
   )
 }
 
-type StatusClass = new (code: string, detail: string, id?: string, options?: { cause?: unknown }) => MicaError
+type StatusClass = new (code?: string, detail?: string, id?: string, options?: { cause?: unknown }) => MicaError
 
 function statusClass(status: number, defaultCode: ErrorCode): StatusClass {
   return class extends MicaError {

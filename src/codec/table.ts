@@ -10,6 +10,7 @@ import { MsgpackCodec } from './msgpack.ts'
 export class CodecTable {
   readonly #codecs = new Map<string, Codec>()
   readonly defaultContentType: string
+  readonly #default: Codec
 
   constructor(codecs: readonly Codec[] = defaultCodecs(), defaultContentType = DEFAULT_CONTENT_TYPE) {
     for (const codec of codecs) this.#codecs.set(normalize(codec.contentType), codec)
@@ -20,11 +21,14 @@ export class CodecTable {
       )
     }
     this.defaultContentType = normalize(defaultContentType)
+    this.#default = this.#codecs.get(this.defaultContentType)!
   }
 
   /** The codec for `contentType` (the default when absent). */
-  get(contentType?: string): Codec {
-    const codec = this.#codecs.get(contentType ? normalize(contentType) : this.defaultContentType)
+  get(contentType?: string | null): Codec {
+    if (contentType === undefined || contentType === null || contentType === '') return this.#default
+    // exact names are the common case on every message: look them up before normalizing
+    const codec = this.#codecs.get(contentType) ?? this.#codecs.get(normalize(contentType))
     if (codec) return codec
     throw new BadRequestError(ErrorCode.UNKNOWN_CONTENT_TYPE, `no codec for content type ${String(contentType)}`)
   }

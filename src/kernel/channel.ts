@@ -80,7 +80,7 @@ export class PortChannel {
   #schedule(): void {
     if (this.#scheduled) return
     this.#scheduled = true
-    queueMicrotask(this.flush)
+    setImmediate(this.flush)
   }
 
   #acked(n: number): void {

@@ -118,7 +118,9 @@ export class Kernel implements Router, KernelServices {
    * Without an id it spawns the stateless instance(s) `kind/` (one per worker).
    */
   async spawn<D extends AnyActorDefinition>(definition: D | string | URL, id = ''): Promise<ActorRef<D>> {
-    const def = await this.register(definition)
+    // the same definition object again (spawning many ids of one kind) needs no validation or import
+    const hosted = typeof definition === 'object' && !(definition instanceof URL) && this.#kinds.get(definition.kind)
+    const def = hosted && hosted.definition === definition && this.running ? definition : await this.register(definition)
     const to = this.#addresses.parse(`${def.kind}/${id}`)
     if (to.node !== undefined) throw new BadRequestError(ErrorCode.INVALID_ADDRESS, 'actor ids cannot contain @')
     await this.#local.activate(to)

@@ -1,0 +1,28 @@
+// The demo's actors. A module of definitions only: worker threads import it.
+import { defineActor, errors } from '../src/index.ts'
+
+/** A keyed actor: one counter per id, its state lives on the worker its address hashes to. */
+export const counter = defineActor({
+  kind: 'counter',
+  initial: () => ({ n: 0 }),
+  handlers: {
+    add(msg: { by: number }, ctx) {
+      ctx.state.n += msg.by
+      return ctx.state.n
+    },
+    get(_msg: void, ctx) {
+      return ctx.state.n
+    },
+  },
+})
+
+/** A stateless kind: one instance per worker, calls spread across them (Go Micro's greeter). */
+export const greeter = defineActor({
+  kind: 'greeter',
+  handlers: {
+    hello(msg: { name: string }, ctx) {
+      if (msg.name === '') throw errors.badRequest('name is required', ctx.self)
+      return { greeting: `Hello ${msg.name}`, servedBy: ctx.self }
+    },
+  },
+})
