@@ -18,7 +18,7 @@ import { Mailbox } from '../mailbox/mailbox.ts'
 import type { DeadLetterReason } from '../mailbox/dead-letters.ts'
 import type { TimerHandle } from '../clock.ts'
 import { CellContext } from './context.ts'
-import { SYS_RESTART, SYS_STARTED, SYS_STOP, systemDelivery, type Delivery, type Reply } from './delivery.ts'
+import { deadlineOf, SYS_RESTART, SYS_STARTED, SYS_STOP, systemDelivery, type Delivery, type Reply } from './delivery.ts'
 import type { ActorEnvironment } from './environment.ts'
 import type { KindEntry } from './kind.ts'
 
@@ -80,12 +80,44 @@ export class ActorCell {
       this.#owner.lose(this, d, 'actor-stopped', this.#stoppedError())
       return
     }
+    if (d.dl < 0) deadlineOf(d, this.#owner.env.clock) // it waits: anchor its deadline now
     const overflowed = this.#mailbox.push(d)
     if (overflowed !== undefined) {
       const error = new TooManyRequestsError(ErrorCode.MAILBOX_FULL, `${this.address}: mailbox full`, this.address)
       this.#owner.lose(this, overflowed.lost, overflowed.reason, error)
     }
     this.#schedule()
+  }
+
+  /**
+   * Runs `d` at once, in the caller's stack, when the actor is idle with an empty mailbox: the turn
+   * is the same as from the mailbox, without the scheduling hop (how an inline ask gets within reach
+   * of a plain function call). Returns false, doing nothing, when the actor is busy or has a backlog.
+   */
+  runNow(d: Delivery): boolean {
+    if (this.#status !== IDLE || this.#mailbox.size !== 0) return false
+    this.#status = RUNNING
+    this.#owner.busy(1)
+    if (this.#process(d)) return true // an async turn: the loop resumes when it settles
+    if (this.#status === RUNNING) {
+      if (this.#mailbox.size === 0) {
+        this.#status = IDLE
+        this.#owner.busy(-1)
+      } else {
+        queueMicrotask(this.#runner) // messages the handler sent to itself
+      }
+    }
+    return true
+  }
+
+  /**
+   * Stops an idle activation without a `stopped` hook at once (kernel stop of many idle actors);
+   * false when it must stop through its mailbox instead.
+   */
+  stopIdle(): boolean {
+    if (this.#status !== IDLE || this.#mailbox.size !== 0 || this.kind.definition.stopped !== undefined) return false
+    this.#status = STOPPED
+    return true
   }
 
   enqueueSystem(d: Delivery): void {
@@ -150,7 +182,8 @@ export class ActorCell {
       this.#owner.lose(this, d, 'expired', undefined)
       return false
     }
-    if (d.dl !== 0 && d.dl <= this.#owner.env.clock.now()) {
+    // an unanchored (negative) deadline was set in this very call stack: it cannot have passed
+    if (d.dl > 0 && d.dl <= this.#owner.env.clock.now()) {
       const error = new TimeoutError(ErrorCode.TIMEOUT, `${this.address}: deadline passed before ${d.handler} ran`)
       this.#owner.lose(this, d, 'expired', error)
       return false
@@ -337,9 +370,11 @@ export class ActorCell {
     this.#status = STOPPED
     this.#turnTimer?.cancel()
     this.#backoffTimer?.cancel()
-    const error = this.#stoppedError()
-    for (const d of this.#mailbox.drain()) {
-      if (d.handler.charCodeAt(0) !== 36) this.#owner.lose(this, d, 'actor-stopped', error)
+    if (this.#mailbox.size > 0) {
+      const error = this.#stoppedError()
+      for (const d of this.#mailbox.drain()) {
+        if (d.handler.charCodeAt(0) !== 36) this.#owner.lose(this, d, 'actor-stopped', error)
+      }
     }
     this.#owner.busy(-1)
     this.#owner.removed(this)

@@ -3,7 +3,7 @@
  * created on first use; metadata and deadline are those of the message being handled. An ask made
  * from a handler inherits the remaining deadline of the ask being served unless it sets its own.
  */
-import { NO_METADATA } from './delivery.ts'
+import { deadlineOf, NO_METADATA } from './delivery.ts'
 import type { ActorCell } from './cell.ts'
 import type { ActorEnvironment } from './environment.ts'
 import type { ActorContext, ActorRef, AnyActorDefinition, AskOptions, Metadata, SendOptions } from './types.ts'
@@ -42,7 +42,8 @@ export class CellContext implements ActorContext<unknown> {
   }
 
   get deadline(): number {
-    return this.#cell.current?.dl ?? 0
+    const current = this.#cell.current
+    return current === undefined ? 0 : deadlineOf(current, this.#env.clock)
   }
 
   send(to: string, handler: string, msg?: unknown, options?: SendOptions): void {

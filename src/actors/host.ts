@@ -62,7 +62,7 @@ export class ActorHost implements CellOwner {
       this.#lose(address, d, 'kind-not-found', new NotFoundError(ErrorCode.KIND_NOT_FOUND, `no kind ${kind}`))
       return
     }
-    cell.enqueue(d)
+    if (!cell.runNow(d)) cell.enqueue(d)
   }
 
   /** Mailbox depths of the live actors with something queued, deepest first (at most `limit`). */
@@ -84,7 +84,13 @@ export class ActorHost implements CellOwner {
    */
   async stopAll(until: number): Promise<void> {
     this.#closed = true
-    for (const cell of [...this.#cells.values()]) cell.requestStop()
+    const stopping: ActorCell[] = []
+    for (const cell of this.#cells.values()) if (!cell.stopIdle()) stopping.push(cell)
+    this.#cells.clear() // idle actors without a stopped hook are done; the rest finish below
+    for (const cell of stopping) {
+      this.#cells.set(cell.address, cell)
+      cell.requestStop()
+    }
     let timer: TimerHandle | undefined
     const late = new Promise<void>((resolve) => {
       timer = this.env.clock.setTimeout(resolve, Math.max(0, until - this.env.clock.now()))

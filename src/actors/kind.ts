@@ -14,6 +14,8 @@ export class KindEntry {
   readonly overflow: OverflowPolicy
   readonly turnTimeoutMs: number
   readonly throughput: number
+  /** The handlers without a prototype: a lookup needs no `hasOwn` check. */
+  readonly #handlers: Record<string, Handler<unknown> | undefined>
 
   constructor(definition: ActorDefinition) {
     this.name = definition.kind
@@ -23,12 +25,12 @@ export class KindEntry {
     this.overflow = definition.mailbox?.overflow ?? DEFAULT_OVERFLOW
     this.turnTimeoutMs = definition.turnTimeoutMs ?? DEFAULT_TURN_TIMEOUT_MS
     this.throughput = definition.throughput ?? DEFAULT_THROUGHPUT
+    this.#handlers = Object.assign(Object.create(null) as Record<string, Handler<unknown>>, definition.handlers)
   }
 
-  /** The handler called `name`, own properties only (never `constructor` or `__proto__`). */
+  /** The handler called `name`: own properties only (never `constructor` or `__proto__`). */
   handler(name: string): Handler<unknown> | undefined {
-    const handlers = this.definition.handlers
-    return Object.hasOwn(handlers, name) ? (handlers[name] as Handler<unknown>) : undefined
+    return this.#handlers[name]
   }
 
   initialState(id: string): unknown {

@@ -5,7 +5,7 @@
  * on a thread hop, so behaviour — isolation, unencodable messages, size limits — matches workers.
  */
 import { ActorHost } from '../actors/host.ts'
-import type { Delivery } from '../actors/delivery.ts'
+import { deadlineOf, type Delivery } from '../actors/delivery.ts'
 import type { ActorEnvironment } from '../actors/environment.ts'
 import type { ActorRef, AnyActorDefinition, AskOptions, SendOptions, ActorDefinition } from '../actors/types.ts'
 import { deadLetterOf, type DeadLetterReason } from '../mailbox/dead-letters.ts'
@@ -58,8 +58,9 @@ export class InlineRuntime implements LocalRuntime, ActorEnvironment {
       pending.fail(err as MicaError)
       return
     }
-    this.#services.wheel.add(pending, deadline)
     this.#host.deliver(to.kind, to.id, to.key, d)
+    // answered in the caller's stack (an idle actor, a synchronous handler): no deadline to watch
+    if (!pending.settled) this.#services.wheel.add(pending, deadlineOf(d, this.clock))
   }
 
   #delivery(out: Outgoing, dl: number, reply: PendingAsk | undefined): Delivery {

@@ -246,16 +246,19 @@ export class Kernel implements Router, KernelServices {
     return undefined
   }
 
+  /** The ask's deadline: absolute (epoch ms), or a negative timeout anchored to the clock when needed. */
   #deadline(options: AskOptions | undefined): number {
     if (options?.deadline !== undefined) {
-      if (!Number.isFinite(options.deadline)) throw new BadRequestError(ErrorCode.BAD_REQUEST, 'deadline must be epoch ms')
+      if (!(Number.isFinite(options.deadline) && options.deadline > 0)) {
+        throw new BadRequestError(ErrorCode.BAD_REQUEST, 'deadline must be epoch ms')
+      }
       return options.deadline
     }
     const timeout = options?.timeout ?? this.options.askTimeoutMs
     if (!(Number.isFinite(timeout) && timeout > 0)) {
       throw new BadRequestError(ErrorCode.BAD_REQUEST, 'timeout must be a positive number of ms')
     }
-    return this.clock.now() + timeout
+    return -timeout
   }
 
   #sameKind(known: KindEntry, def: ActorDefinition): ActorDefinition {

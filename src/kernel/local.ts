@@ -31,7 +31,7 @@ export interface LocalRuntime {
   activate(to: Address): Promise<void>
   /** A send. Throws (synchronously) only for a message that cannot be encoded. */
   post(to: Address, out: Outgoing): void
-  /** An ask: settles `pending` (never throws). */
+  /** An ask: settles `pending` (never throws). A negative deadline is a timeout from now. */
   request(to: Address, out: Outgoing, deadline: number, pending: PendingAsk): void
   drain(until: number): Promise<void>
   /** Stops every actor; turns still running at `until` are abandoned. */

@@ -180,7 +180,8 @@ export class WorkersRuntime implements LocalRuntime {
     if (!this.#pool.post(this.#slotOf(to), frame)) this.#overloaded(to.key, out.handler, out.msg)
   }
 
-  request(to: Address, out: Outgoing, deadline: number, pending: PendingAsk): void {
+  request(to: Address, out: Outgoing, dl: number, pending: PendingAsk): void {
+    const deadline = dl < 0 ? this.#services.clock.now() - dl : dl
     let ct: string
     let bytes: Uint8Array
     try {
