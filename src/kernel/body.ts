@@ -9,13 +9,17 @@ export const MAX_METADATA_BYTES = 8_192
 export function encodeBody(codecs: CodecTable, value: unknown, contentType: string | undefined, maxBytes: number) {
   const codec = codecs.get(contentType)
   const bytes = codec.encode(value)
+  checkSize(bytes, maxBytes)
+  return { ct: codec.contentType, bytes }
+}
+
+export function checkSize(bytes: Uint8Array, maxBytes: number): void {
   if (bytes.byteLength > maxBytes) {
     throw new BadRequestError(
       ErrorCode.MESSAGE_TOO_LARGE,
       `message of ${bytes.byteLength} bytes exceeds the limit of ${maxBytes} bytes`,
     )
   }
-  return { ct: codec.contentType, bytes }
 }
 
 /** Metadata must be a small flat map of strings; anything else is a 400 before it travels. */

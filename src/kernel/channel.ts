@@ -1,6 +1,7 @@
 /**
  * PortChannel: one end of the main<->worker hop. Frames pushed in the same tick leave in one batch
- * (one `postMessage`, its buffer transferred, not copied); a batch also flushes early at `maxBatch`
+ * (one `postMessage` at the end of the event-loop turn, its buffer transferred, not copied: flushing
+ * on setImmediate rather than a microtask gathers every frame of the turn); a batch also flushes early at `maxBatch`
  * frames. Flow control: at most `window` frames may be unacknowledged by the other end; beyond that
  * frames wait in a bounded backlog, and `push` refuses (returns false) when the backlog is full.
  */

@@ -15,7 +15,7 @@ import type { Clock, TimerHandle } from '../clock.ts'
 import type { Address } from './address.ts'
 import { encodeBody } from './body.ts'
 import type { KernelServices, LocalRuntime, LocalStats, Outgoing } from './local.ts'
-import type { PendingAsk } from './pending.ts'
+import { PendingAsk } from './pending.ts'
 
 export class InlineRuntime implements LocalRuntime, ActorEnvironment {
   readonly clock: Clock
@@ -50,17 +50,19 @@ export class InlineRuntime implements LocalRuntime, ActorEnvironment {
     this.#host.deliver(to.kind, to.id, to.key, this.#delivery(out, 0, undefined))
   }
 
-  request(to: Address, out: Outgoing, deadline: number, pending: PendingAsk): void {
+  request(to: Address, out: Outgoing, deadline: number, signal: AbortSignal | undefined): Promise<unknown> {
+    const pending = new PendingAsk(to.key, signal)
     let d: Delivery
     try {
       d = this.#delivery(out, deadline, pending)
     } catch (err) {
       pending.fail(err as MicaError)
-      return
+      return pending.promise
     }
     this.#host.deliver(to.kind, to.id, to.key, d)
     // answered in the caller's stack (an idle actor, a synchronous handler): no deadline to watch
     if (!pending.settled) this.#services.wheel.add(pending, deadlineOf(d, this.clock))
+    return pending.promise
   }
 
   #delivery(out: Outgoing, dl: number, reply: PendingAsk | undefined): Delivery {

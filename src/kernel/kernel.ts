@@ -25,7 +25,6 @@ import { resolveDefinition } from './definitions.ts'
 import { InlineRuntime } from './inline.ts'
 import type { KernelServices, LocalRuntime, Outgoing } from './local.ts'
 import { resolveKernelOptions, type KernelOptions, type Logger, type ResolvedKernelOptions } from './options.ts'
-import { PendingAsk } from './pending.ts'
 import { Ref, type Router } from './ref.ts'
 import { WorkersRuntime } from './workers.ts'
 
@@ -193,9 +192,7 @@ export class Kernel implements Router, KernelServices {
     }
     const signal = options?.signal
     if (signal?.aborted) return Promise.reject(new AbortedError(ErrorCode.ABORTED, `ask to ${to.key} aborted`))
-    const pending = new PendingAsk(to.key, signal)
-    this.#local.request(to, out, deadline, pending)
-    return pending.promise
+    return this.#local.request(to, out, deadline, signal)
   }
 
   // ---- KernelServices: actors' own traffic

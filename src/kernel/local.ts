@@ -10,7 +10,6 @@ import type { DeadLetters } from '../mailbox/dead-letters.ts'
 import type { Address } from './address.ts'
 import type { DeadlineWheel } from './deadlines.ts'
 import type { Logger, ResolvedKernelOptions } from './options.ts'
-import type { PendingAsk } from './pending.ts'
 
 export interface Outgoing {
   readonly handler: string
@@ -31,8 +30,8 @@ export interface LocalRuntime {
   activate(to: Address): Promise<void>
   /** A send. Throws (synchronously) only for a message that cannot be encoded. */
   post(to: Address, out: Outgoing): void
-  /** An ask: settles `pending` (never throws). A negative deadline is a timeout from now. */
-  request(to: Address, out: Outgoing, deadline: number, pending: PendingAsk): void
+  /** An ask (never throws: failures reject). A negative deadline is a timeout from now. */
+  request(to: Address, out: Outgoing, deadline: number, signal: AbortSignal | undefined): Promise<unknown>
   drain(until: number): Promise<void>
   /** Stops every actor; turns still running at `until` are abandoned. */
   stop(until: number): Promise<void>

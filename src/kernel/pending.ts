@@ -14,8 +14,6 @@ export class PendingAsk extends DeadlineEntry implements Reply {
   #reject!: (error: MicaError) => void
   #signal: AbortSignal | undefined
   #onAbort: (() => void) | undefined
-  /** Called once when settled (e.g. to forget the correlation id). */
-  onSettle: (() => void) | undefined
 
   constructor(target: string, signal?: AbortSignal) {
     super()
@@ -51,10 +49,13 @@ export class PendingAsk extends DeadlineEntry implements Reply {
     this.fail(new TimeoutError(ErrorCode.TIMEOUT, `ask to ${this.#target} timed out`))
   }
 
+  /** Subclasses forget their correlation id here. */
+  protected settling(): void {}
+
   #settle(): void {
     this.settled = true
     this.unlink()
     if (this.#signal !== undefined) this.#signal.removeEventListener('abort', this.#onAbort!)
-    this.onSettle?.()
+    this.settling()
   }
 }

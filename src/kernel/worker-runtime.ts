@@ -244,9 +244,8 @@ export class WorkerRuntime implements ActorEnvironment, Router {
   }
 
   #track(id: number, target: string, deadline: number, signal: AbortSignal | undefined): PendingAsk {
-    const pending = new PendingAsk(target, signal)
+    const pending = new TrackedAsk(target, signal, this.#pending, id)
     this.#pending.set(id, pending)
-    pending.onSettle = () => this.#pending.delete(id)
     this.#wheel.add(pending, deadline)
     return pending
   }
@@ -286,5 +285,21 @@ class WorkerReply implements Reply {
     if (this.settled) return
     this.settled = true
     this.#runtime.push([F_ERROR, this.#id, error.toWire()])
+  }
+}
+
+/** An ask from an actor on this worker, known by its correlation id until it settles. */
+class TrackedAsk extends PendingAsk {
+  readonly #table: Map<number, PendingAsk>
+  readonly #id: number
+
+  constructor(target: string, signal: AbortSignal | undefined, table: Map<number, PendingAsk>, id: number) {
+    super(target, signal)
+    this.#table = table
+    this.#id = id
+  }
+
+  protected override settling(): void {
+    this.#table.delete(this.#id)
   }
 }

@@ -10,7 +10,7 @@ import { ErrorCode, MicaError, TooManyRequestsError, UnavailableError } from '..
 import type { ActorDefinition } from '../actors/types.ts'
 import { deadLetterOf, type DeadLetterReason } from '../mailbox/dead-letters.ts'
 import { hashKey, type Address } from './address.ts'
-import { encodeBody } from './body.ts'
+import { checkSize, encodeBody } from './body.ts'
 import { DeadlineEntry } from './deadlines.ts'
 import {
   F_ASK,
@@ -40,36 +40,40 @@ interface Waiting {
   onControl(ok: boolean, payload: unknown): void
 }
 
-/** An ask made on the main thread: decodes the reply here. */
-class MainAsk implements Waiting {
+/** An ask made on the main thread, waiting for worker `slot`: decodes the reply here. */
+class MainAsk extends PendingAsk implements Waiting {
   readonly slot: number
-  readonly #pending: PendingAsk
   readonly #runtime: WorkersRuntime
+  id = 0
 
-  constructor(runtime: WorkersRuntime, slot: number, pending: PendingAsk) {
+  constructor(runtime: WorkersRuntime, slot: number, target: string, signal: AbortSignal | undefined) {
+    super(target, signal)
     this.#runtime = runtime
     this.slot = slot
-    this.#pending = pending
+  }
+
+  protected override settling(): void {
+    this.#runtime.forget(this.id)
   }
 
   onReply(bytes: Uint8Array, ct: string | null): void {
     let value: unknown
     try {
-      value = this.#runtime.codecs.get(ct ?? undefined).decode(bytes)
+      value = this.#runtime.codecs.get(ct).decode(bytes)
     } catch (err) {
-      this.#pending.fail(MicaError.from(err))
+      this.fail(MicaError.from(err))
       return
     }
-    this.#pending.ok(value)
+    this.ok(value)
   }
 
   onError(error: MicaError): void {
-    this.#pending.fail(error)
+    this.fail(error)
   }
 
   onControl(ok: boolean, payload: unknown): void {
-    if (ok) this.#pending.ok(payload)
-    else this.#pending.fail(MicaError.fromWire(payload))
+    if (ok) this.ok(payload)
+    else this.fail(MicaError.fromWire(payload))
   }
 }
 
@@ -93,7 +97,7 @@ class Relay extends DeadlineEntry implements Waiting {
 
   expire(): void {
     this.settled = true // the origin worker times its own ask out
-    this.#runtime.forget(this)
+    if (this.id !== 0) this.#runtime.forget(this.id)
   }
 
   abandon(): void {
@@ -180,23 +184,25 @@ export class WorkersRuntime implements LocalRuntime {
     if (!this.#pool.post(this.#slotOf(to), frame)) this.#overloaded(to.key, out.handler, out.msg)
   }
 
-  request(to: Address, out: Outgoing, dl: number, pending: PendingAsk): void {
-    const deadline = dl < 0 ? this.#services.clock.now() - dl : dl
-    let ct: string
+  request(to: Address, out: Outgoing, dl: number, signal: AbortSignal | undefined): Promise<unknown> {
+    const slot = this.#slotOf(to)
+    const pending = new MainAsk(this, slot, to.key, signal)
     let bytes: Uint8Array
+    const codec = this.codecs.get(out.contentType)
     try {
-      ;({ ct, bytes } = encodeBody(this.codecs, out.msg, out.contentType, this.#services.options.maxMessageBytes))
+      bytes = codec.encode(out.msg)
+      checkSize(bytes, this.#services.options.maxMessageBytes)
     } catch (err) {
       pending.fail(MicaError.from(err))
-      return
+      return pending.promise
     }
-    const slot = this.#slotOf(to)
-    const id = this.#track(new MainAsk(this, slot, pending), pending, deadline)
-    pending.onSettle = () => this.#waiting.delete(id)
-    const frame: MessageFrame = [F_ASK, id, to.key, '', out.handler, deadline, out.md ?? null, ct, bytes]
+    const deadline = dl < 0 ? this.#services.clock.now() - dl : dl
+    const id = this.#track(pending, deadline)
+    const frame: MessageFrame = [F_ASK, id, to.key, '', out.handler, deadline, out.md ?? null, codec.contentType, bytes]
     if (!this.#pool.post(slot, frame)) {
       pending.fail(new TooManyRequestsError(ErrorCode.MAILBOX_FULL, `worker ${slot} is overloaded`))
     }
+    return pending.promise
   }
 
   async drain(until: number): Promise<void> {
@@ -253,23 +259,22 @@ export class WorkersRuntime implements LocalRuntime {
     return hashKey(to.key) % this.#pool.size
   }
 
-  #track(waiting: Waiting, entry: DeadlineEntry, deadline: number): number {
+  #track(waiting: MainAsk | Relay, deadline: number): number {
     const id = ++this.#nextId
+    waiting.id = id
     this.#waiting.set(id, waiting)
-    this.#services.wheel.add(entry, deadline)
-    if (entry instanceof Relay) entry.id = id
+    this.#services.wheel.add(waiting, deadline)
     return id
   }
 
-  /** A relay whose deadline passed: the origin worker has already failed its ask. */
-  forget(relay: Relay): void {
-    if (relay.id !== 0) this.#waiting.delete(relay.id)
+  /** Forgets a correlation id (its ask settled, or a relay's deadline passed). */
+  forget(id: number): void {
+    this.#waiting.delete(id)
   }
 
   #control(slot: number, op: string, payload: unknown, timeoutMs = CONTROL_TIMEOUT_MS): Promise<unknown> {
-    const pending = new PendingAsk(`worker ${slot} (${op})`)
-    const id = this.#track(new MainAsk(this, slot, pending), pending, this.#services.clock.now() + timeoutMs)
-    pending.onSettle = () => this.#waiting.delete(id)
+    const pending = new MainAsk(this, slot, `worker ${slot} (${op})`, undefined)
+    const id = this.#track(pending, this.#services.clock.now() + timeoutMs)
     if (!this.#pool.post(slot, [F_CTRL, id, op, payload])) {
       pending.fail(new TooManyRequestsError(ErrorCode.MAILBOX_FULL, `worker ${slot} is overloaded`))
     }
@@ -333,10 +338,7 @@ export class WorkersRuntime implements LocalRuntime {
     }
     const slot = this.#slotOf(to)
     f[2] = to.key
-    if (f[0] === F_ASK) {
-      const relay = new Relay(this, slot, origin, f[1])
-      f[1] = this.#track(relay, relay, f[5])
-    }
+    if (f[0] === F_ASK) f[1] = this.#track(new Relay(this, slot, origin, f[1]), f[5])
     if (!this.#pool.post(slot, f) && f[0] === F_ASK) {
       const relay = this.#waiting.get(f[1])
       this.#waiting.delete(f[1])
