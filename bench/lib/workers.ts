@@ -6,7 +6,7 @@
  */
 import { createKernel, type ActorRef, type Kernel } from '../../src/index.ts'
 import { counter } from '../actors.ts'
-import { concurrent, now, throughput, verify, type Latency, type Limits, type Throughput } from './measure.ts'
+import { concurrent, concurrentThroughput, now, throughput, verify, type Latency, type Limits, type Throughput } from './measure.ts'
 
 type Counter = ActorRef<typeof counter>
 
@@ -48,7 +48,8 @@ export async function workersBench(
     const many = await spawnAll(kernel, 'ask', plan.askActors)
     const askMany = (loop: number): Promise<number> => many[loop % many.length]!.ask('get')
     await concurrent(askMany, plan.inFlight, warm)
-    const askManyResult = await concurrent(askMany, plan.inFlight, asks)
+    const askManyRate = await concurrentThroughput(askMany, plan.inFlight, asks)
+    const askManyResult = { ...(await concurrent(askMany, plan.inFlight, asks)), ...askManyRate }
     verify((await many[0]!.ask('add', { by: 5 })) === 5, 'worker actor returned the wrong count')
     return { send, ask1, askMany: askManyResult, deadLetters }
   } finally {

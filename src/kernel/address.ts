@@ -15,6 +15,8 @@ export interface Address {
   readonly node: string | undefined
   /** `kind/id`: the key of the actor wherever it lives. */
   readonly key: string
+  /** `hashKey(key)`, computed once: it picks the worker of a keyed actor on every message. */
+  readonly hash: number
 }
 
 export function parseAddress(text: string): Address {
@@ -29,7 +31,8 @@ export function parseAddress(text: string): Address {
   if (node !== undefined && (!NODE_PATTERN.test(node) || node.includes('@'))) {
     throw invalid(`bad node in address ${JSON.stringify(text.slice(0, 200))}`)
   }
-  return { kind, id, node, key: `${kind}/${id}` }
+  const key = `${kind}/${id}`
+  return { kind, id, node, key, hash: hashKey(key) }
 }
 
 export function formatAddress(kind: string, id = ''): string {

@@ -12,7 +12,7 @@ import type { ActorEnvironment } from '../actors/environment.ts'
 import type { ActorRef, AnyActorDefinition, AskOptions, SendOptions } from '../actors/types.ts'
 import type { DeadLetterReason } from '../mailbox/dead-letters.ts'
 import { AddressCache, type Address } from './address.ts'
-import { checkMetadata, encodeBody } from './body.ts'
+import { checkMetadata, encodeBody, frameContentType } from './body.ts'
 import { PortChannel } from './channel.ts'
 import { DeadlineWheel } from './deadlines.ts'
 import { loadDefinition, moduleHref } from './definitions.ts'
@@ -52,9 +52,14 @@ export class WorkerRuntime implements ActorEnvironment, Router {
     this.#data = data
     this.codecs = new CodecTable(undefined, data.defaultContentType)
     this.#host = new ActorHost(this)
-    this.#channel = new PortChannel(data.port, data.limits, (batch) => this.#onBatch(batch), () => {
-      this.#wheel.abandonAll(new UnavailableError(ErrorCode.KERNEL_STOPPED, 'main thread gone'))
-    })
+    this.#channel = new PortChannel(
+      data.port,
+      data.limits,
+      (batch) => this.#onBatch(batch),
+      () => {
+        this.#wheel.abandonAll(new UnavailableError(ErrorCode.KERNEL_STOPPED, 'main thread gone'))
+      },
+    )
   }
 
   // ---- frames from the main thread
@@ -107,7 +112,14 @@ export class WorkerRuntime implements ActorEnvironment, Router {
       return
     }
     const reply = t === F_ASK ? new WorkerReply(this, id, ct) : undefined
-    const d: Delivery = { handler: h, body: b, ct: ct ?? this.codecs.defaultContentType, md: md ?? undefined, dl, reply }
+    const d: Delivery = {
+      handler: h,
+      body: b,
+      ct: ct ?? this.codecs.defaultContentType,
+      md: md ?? undefined,
+      dl,
+      reply,
+    }
     this.#host.deliver(addr.kind, addr.id, addr.key, d)
   }
 
@@ -199,7 +211,17 @@ export class WorkerRuntime implements ActorEnvironment, Router {
   sendTo(to: Address, handler: string, msg: unknown, options: SendOptions | undefined): void {
     const md = checkMetadata(options?.metadata)
     const { ct, bytes } = encodeBody(this.codecs, msg, options?.contentType, this.#data.maxMessageBytes)
-    this.#push([F_SEND, 0, addressText(to), '', handler, 0, md ?? null, ct, bytes])
+    this.#push([
+      F_SEND,
+      0,
+      addressText(to),
+      '',
+      handler,
+      0,
+      md ?? null,
+      frameContentType(this.codecs, ct),
+      bytes,
+    ])
   }
 
   askTo(to: Address, handler: string, msg: unknown, options: AskOptions | undefined): Promise<unknown> {
@@ -209,7 +231,17 @@ export class WorkerRuntime implements ActorEnvironment, Router {
     try {
       const md = checkMetadata(options?.metadata)
       const { ct, bytes } = encodeBody(this.codecs, msg, options?.contentType, this.#data.maxMessageBytes)
-      frame = [F_ASK, id, addressText(to), '', handler, dl, md ?? null, ct, bytes]
+      frame = [
+        F_ASK,
+        id,
+        addressText(to),
+        '',
+        handler,
+        dl,
+        md ?? null,
+        frameContentType(this.codecs, ct),
+        bytes,
+      ]
     } catch (err) {
       return Promise.reject(err)
     }
@@ -226,7 +258,8 @@ export class WorkerRuntime implements ActorEnvironment, Router {
     const module =
       typeof definition === 'string' || definition instanceof URL ? moduleHref(definition) : definition.module
     const kind = typeof definition === 'object' && !(definition instanceof URL) ? definition.kind : undefined
-    if (module === undefined) throw new NotFoundError(ErrorCode.KIND_NOT_FOUND, 'definition has no module URL')
+    if (module === undefined)
+      throw new NotFoundError(ErrorCode.KIND_NOT_FOUND, 'definition has no module URL')
     const reqId = ++this.#nextId
     const pending = this.#track(reqId, 'kernel', this.clock.now() + CONTROL_TIMEOUT_MS, undefined)
     this.#push([F_CTRL, reqId, 'spawn', { module, kind: kind ?? null, id: id ?? '' }])
@@ -236,7 +269,16 @@ export class WorkerRuntime implements ActorEnvironment, Router {
 
   deadLetter(address: string, d: Delivery, reason: DeadLetterReason, error: MicaError | undefined): void {
     const body = d.body instanceof Uint8Array ? d.body : null
-    this.#push([F_DEAD, address, d.handler, reason, d.reply !== undefined, error?.toWire() ?? null, d.ct ?? null, body])
+    this.#push([
+      F_DEAD,
+      address,
+      d.handler,
+      reason,
+      d.reply !== undefined,
+      error?.toWire() ?? null,
+      d.ct ?? null,
+      body,
+    ])
   }
 
   warn(message: string, error?: unknown): void {
@@ -273,7 +315,12 @@ class WorkerReply implements Reply {
     this.settled = true
     let bytes: Uint8Array
     try {
-      bytes = encodeBody(this.#runtime.codecs, value, this.#ct ?? undefined, this.#runtime.maxMessageBytes).bytes
+      bytes = encodeBody(
+        this.#runtime.codecs,
+        value,
+        this.#ct ?? undefined,
+        this.#runtime.maxMessageBytes,
+      ).bytes
     } catch (err) {
       this.#runtime.push([F_ERROR, this.#id, MicaError.from(err).toWire()])
       return

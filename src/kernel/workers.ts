@@ -9,8 +9,8 @@
 import { ErrorCode, MicaError, TooManyRequestsError, UnavailableError } from '../errors.ts'
 import type { ActorDefinition } from '../actors/types.ts'
 import { deadLetterOf, type DeadLetterReason } from '../mailbox/dead-letters.ts'
-import { hashKey, type Address } from './address.ts'
-import { checkSize, encodeBody } from './body.ts'
+import type { Address } from './address.ts'
+import { checkSize, encodeBody, frameContentType } from './body.ts'
 import { DeadlineEntry } from './deadlines.ts'
 import {
   F_ASK,
@@ -166,7 +166,11 @@ export class WorkersRuntime implements LocalRuntime {
   async addKind(definition: ActorDefinition): Promise<void> {
     const module = definition.module
     if (module === undefined) {
-      throw new MicaError(400, ErrorCode.INVALID_OPTIONS, `${definition.kind}: no module URL for workers to import`)
+      throw new MicaError(
+        400,
+        ErrorCode.INVALID_OPTIONS,
+        `${definition.kind}: no module URL for workers to import`,
+      )
     }
     const entry = { kind: definition.kind, module }
     await Promise.all(this.#slots().map((slot) => this.#control(slot, 'kind', entry)))
@@ -179,8 +183,23 @@ export class WorkersRuntime implements LocalRuntime {
   }
 
   post(to: Address, out: Outgoing): void {
-    const { ct, bytes } = encodeBody(this.codecs, out.msg, out.contentType, this.#services.options.maxMessageBytes)
-    const frame: MessageFrame = [F_SEND, 0, to.key, '', out.handler, 0, out.md ?? null, ct, bytes]
+    const { ct, bytes } = encodeBody(
+      this.codecs,
+      out.msg,
+      out.contentType,
+      this.#services.options.maxMessageBytes,
+    )
+    const frame: MessageFrame = [
+      F_SEND,
+      0,
+      to.key,
+      '',
+      out.handler,
+      0,
+      out.md ?? null,
+      frameContentType(this.codecs, ct),
+      bytes,
+    ]
     if (!this.#pool.post(this.#slotOf(to), frame)) this.#overloaded(to.key, out.handler, out.msg)
   }
 
@@ -198,7 +217,8 @@ export class WorkersRuntime implements LocalRuntime {
     }
     const deadline = dl < 0 ? this.#services.clock.now() - dl : dl
     const id = this.#track(pending, deadline)
-    const frame: MessageFrame = [F_ASK, id, to.key, '', out.handler, deadline, out.md ?? null, codec.contentType, bytes]
+    const ct = frameContentType(this.codecs, codec.contentType)
+    const frame: MessageFrame = [F_ASK, id, to.key, '', out.handler, deadline, out.md ?? null, ct, bytes]
     if (!this.#pool.post(slot, frame)) {
       pending.fail(new TooManyRequestsError(ErrorCode.MAILBOX_FULL, `worker ${slot} is overloaded`))
     }
@@ -210,7 +230,9 @@ export class WorkersRuntime implements LocalRuntime {
     for (let round = 0; round < 100 && this.#services.clock.now() < until; round++) {
       const timeout = Math.max(1, until - this.#services.clock.now())
       const results = await Promise.all(
-        this.#slots().map((slot) => this.#control(slot, 'drain', null, timeout).catch(() => ({ busy: false }))),
+        this.#slots().map((slot) =>
+          this.#control(slot, 'drain', null, timeout).catch(() => ({ busy: false })),
+        ),
       )
       if (results.every((r) => !(r as { busy: boolean }).busy)) return
     }
@@ -244,7 +266,8 @@ export class WorkersRuntime implements LocalRuntime {
   }
 
   postTo(slot: number, frame: Frame): void {
-    if (!this.#pool.post(slot, frame)) this.#services.logger.warn(`worker ${slot} backlog full, frame dropped`)
+    if (!this.#pool.post(slot, frame))
+      this.#services.logger.warn(`worker ${slot} backlog full, frame dropped`)
   }
 
   #slots(): number[] {
@@ -256,7 +279,7 @@ export class WorkersRuntime implements LocalRuntime {
       this.#roundRobin = (this.#roundRobin + 1) % this.#pool.size
       return this.#roundRobin
     }
-    return hashKey(to.key) % this.#pool.size
+    return to.hash % this.#pool.size
   }
 
   #track(waiting: MainAsk | Relay, deadline: number): number {
@@ -365,7 +388,15 @@ export class WorkersRuntime implements LocalRuntime {
 
   #deadLetter(f: DeadFrame): void {
     const [, to, h, reason, ask, e, ct, b] = f
-    this.#publishDead(to, h, reason as DeadLetterReason, ask, e === null ? undefined : MicaError.fromWire(e), ct, b)
+    this.#publishDead(
+      to,
+      h,
+      reason as DeadLetterReason,
+      ask,
+      e === null ? undefined : MicaError.fromWire(e),
+      ct,
+      b,
+    )
   }
 
   #publishDead(
@@ -391,7 +422,9 @@ export class WorkersRuntime implements LocalRuntime {
 
   #overloaded(to: string, handler: string, msg: unknown): void {
     const error = new TooManyRequestsError(ErrorCode.MAILBOX_FULL, 'worker backlog full')
-    this.#services.deadLetters.publish(deadLetterOf(to, handler, 'worker-overloaded', false, msg, error.toWire()))
+    this.#services.deadLetters.publish(
+      deadLetterOf(to, handler, 'worker-overloaded', false, msg, error.toWire()),
+    )
   }
 
   #onCrash(slot: number): void {
