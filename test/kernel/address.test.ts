@@ -30,15 +30,28 @@ describe('address parsing', () => {
       id: '42',
       node: undefined,
       key: 'counter/42',
+      hash: hashKey('counter/42'),
     })
   })
 
   test('address - kind/ has an empty id', () => {
-    assert.deepEqual(parseAddress('greeter/'), { kind: 'greeter', id: '', node: undefined, key: 'greeter/' })
+    assert.deepEqual(parseAddress('greeter/'), {
+      kind: 'greeter',
+      id: '',
+      node: undefined,
+      key: 'greeter/',
+      hash: hashKey('greeter/'),
+    })
   })
 
   test('address - a kind without a slash has an empty id', () => {
-    assert.deepEqual(parseAddress('greeter'), { kind: 'greeter', id: '', node: undefined, key: 'greeter/' })
+    assert.deepEqual(parseAddress('greeter'), {
+      kind: 'greeter',
+      id: '',
+      node: undefined,
+      key: 'greeter/',
+      hash: hashKey('greeter/'),
+    })
   })
 
   test('address - the id may contain slashes', () => {
@@ -47,6 +60,7 @@ describe('address parsing', () => {
       id: 'a/b',
       node: undefined,
       key: 'files/a/b',
+      hash: hashKey('files/a/b'),
     })
   })
 
@@ -56,6 +70,7 @@ describe('address parsing', () => {
       id: 'id',
       node: 'node-1',
       key: 'counter/id',
+      hash: hashKey('counter/id'),
     })
   })
 
@@ -65,8 +80,15 @@ describe('address parsing', () => {
       id: '',
       node: 'node-1',
       key: 'greeter/',
+      hash: hashKey('greeter/'),
     })
-    assert.deepEqual(parseAddress('greeter/@n.2'), { kind: 'greeter', id: '', node: 'n.2', key: 'greeter/' })
+    assert.deepEqual(parseAddress('greeter/@n.2'), {
+      kind: 'greeter',
+      id: '',
+      node: 'n.2',
+      key: 'greeter/',
+      hash: hashKey('greeter/'),
+    })
   })
 
   test('address - kinds and ids use the allowed characters', () => {
