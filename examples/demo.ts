@@ -24,7 +24,9 @@ const started = performance.now()
 const asks = 20_000
 await Promise.all(Array.from({ length: asks }, (_, i) => counters[i % 3]!.ask('add', { by: 1 })))
 const seconds = (performance.now() - started) / 1000
-console.log(`${asks} concurrent asks across workers in ${(seconds * 1000).toFixed(0)} ms (${Math.round(asks / seconds)}/s)`)
+console.log(
+  `${asks} concurrent asks across workers in ${(seconds * 1000).toFixed(0)} ms (${Math.round(asks / seconds)}/s)`,
+)
 
 const stats = await kernel.stats()
 console.log('stats ->', { actors: stats.actors, kinds: stats.kinds, deadLetters: stats.deadLetters })

@@ -109,7 +109,12 @@ function isWireError(value: unknown): value is WireError {
   )
 }
 
-type StatusClass = new (code?: string, detail?: string, id?: string, options?: { cause?: unknown }) => MicaError
+type StatusClass = new (
+  code?: string,
+  detail?: string,
+  id?: string,
+  options?: { cause?: unknown },
+) => MicaError
 
 function statusClass(status: number, defaultCode: ErrorCode): StatusClass {
   return class extends MicaError {
@@ -152,7 +157,8 @@ export const errors = {
   notFound: (detail: string, id?: string) => new NotFoundError(ErrorCode.ACTOR_NOT_FOUND, detail, id),
   timeout: (detail: string, id?: string) => new TimeoutError(ErrorCode.TIMEOUT, detail, id),
   conflict: (detail: string, id?: string) => new ConflictError(ErrorCode.CONFLICT, detail, id),
-  tooManyRequests: (detail: string, id?: string) => new TooManyRequestsError(ErrorCode.MAILBOX_FULL, detail, id),
+  tooManyRequests: (detail: string, id?: string) =>
+    new TooManyRequestsError(ErrorCode.MAILBOX_FULL, detail, id),
   internal: (detail: string, id?: string) => new InternalError(ErrorCode.INTERNAL, detail, id),
   unavailable: (detail: string, id?: string) => new UnavailableError(ErrorCode.UNAVAILABLE, detail, id),
 } as const

@@ -6,7 +6,16 @@
  */
 import { createKernel, type ActorRef, type Kernel } from '../../src/index.ts'
 import { counter } from '../actors.ts'
-import { concurrent, concurrentThroughput, now, throughput, verify, type Latency, type Limits, type Throughput } from './measure.ts'
+import {
+  concurrent,
+  concurrentThroughput,
+  now,
+  throughput,
+  verify,
+  type Latency,
+  type Limits,
+  type Throughput,
+} from './measure.ts'
 
 type Counter = ActorRef<typeof counter>
 

@@ -18,7 +18,15 @@ import { Mailbox } from '../mailbox/mailbox.ts'
 import type { DeadLetterReason } from '../mailbox/dead-letters.ts'
 import type { TimerHandle } from '../clock.ts'
 import { CellContext } from './context.ts'
-import { deadlineOf, SYS_RESTART, SYS_STARTED, SYS_STOP, systemDelivery, type Delivery, type Reply } from './delivery.ts'
+import {
+  deadlineOf,
+  SYS_RESTART,
+  SYS_STARTED,
+  SYS_STOP,
+  systemDelivery,
+  type Delivery,
+  type Reply,
+} from './delivery.ts'
 import type { ActorEnvironment } from './environment.ts'
 import type { KindEntry } from './kind.ts'
 
@@ -83,7 +91,11 @@ export class ActorCell {
     if (d.dl < 0) deadlineOf(d, this.#owner.env.clock) // it waits: anchor its deadline now
     const overflowed = this.#mailbox.push(d)
     if (overflowed !== undefined) {
-      const error = new TooManyRequestsError(ErrorCode.MAILBOX_FULL, `${this.address}: mailbox full`, this.address)
+      const error = new TooManyRequestsError(
+        ErrorCode.MAILBOX_FULL,
+        `${this.address}: mailbox full`,
+        this.address,
+      )
       this.#owner.lose(this, overflowed.lost, overflowed.reason, error)
     }
     this.#schedule()
@@ -115,7 +127,8 @@ export class ActorCell {
    * false when it must stop through its mailbox instead.
    */
   stopIdle(): boolean {
-    if (this.#status !== IDLE || this.#mailbox.size !== 0 || this.kind.definition.stopped !== undefined) return false
+    if (this.#status !== IDLE || this.#mailbox.size !== 0 || this.kind.definition.stopped !== undefined)
+      return false
     this.#status = STOPPED
     return true
   }
@@ -184,13 +197,19 @@ export class ActorCell {
     }
     // an unanchored (negative) deadline was set in this very call stack: it cannot have passed
     if (d.dl > 0 && d.dl <= this.#owner.env.clock.now()) {
-      const error = new TimeoutError(ErrorCode.TIMEOUT, `${this.address}: deadline passed before ${d.handler} ran`)
+      const error = new TimeoutError(
+        ErrorCode.TIMEOUT,
+        `${this.address}: deadline passed before ${d.handler} ran`,
+      )
       this.#owner.lose(this, d, 'expired', error)
       return false
     }
     const handler = this.kind.handler(d.handler)
     if (handler === undefined) {
-      const error = new NotFoundError(ErrorCode.HANDLER_NOT_FOUND, `${this.kind.name} has no handler ${d.handler}`)
+      const error = new NotFoundError(
+        ErrorCode.HANDLER_NOT_FOUND,
+        `${this.kind.name} has no handler ${d.handler}`,
+      )
       this.#owner.lose(this, d, 'handler-not-found', error)
       return false
     }

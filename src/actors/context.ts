@@ -6,7 +6,14 @@
 import { deadlineOf, NO_METADATA } from './delivery.ts'
 import type { ActorCell } from './cell.ts'
 import type { ActorEnvironment } from './environment.ts'
-import type { ActorContext, ActorRef, AnyActorDefinition, AskOptions, Metadata, SendOptions } from './types.ts'
+import type {
+  ActorContext,
+  ActorRef,
+  AnyActorDefinition,
+  AskOptions,
+  Metadata,
+  SendOptions,
+} from './types.ts'
 
 export class CellContext implements ActorContext<unknown> {
   readonly #cell: ActorCell

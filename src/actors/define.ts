@@ -37,7 +37,8 @@ export function validateDefinition(definition: unknown): asserts definition is A
     if (typeof fn !== 'function') fail(`${d!.kind}: handler ${name} is not a function`)
     if (name.startsWith('$')) fail(`${d!.kind}: handler names starting with $ are reserved`)
   }
-  if (d!.initial !== undefined && typeof d!.initial !== 'function') fail(`${d!.kind}: initial must be a function`)
+  if (d!.initial !== undefined && typeof d!.initial !== 'function')
+    fail(`${d!.kind}: initial must be a function`)
   for (const n of ['turnTimeoutMs', 'throughput'] as const) {
     const v = d![n]
     if (v !== undefined && !(Number.isFinite(v) && v > 0)) fail(`${d!.kind}: ${n} must be a positive number`)

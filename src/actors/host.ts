@@ -54,7 +54,12 @@ export class ActorHost implements CellOwner {
 
   deliver(kind: string, id: string, address: string, d: Delivery): void {
     if (this.#closed) {
-      this.#lose(address, d, 'kernel-stopped', new UnavailableError(ErrorCode.KERNEL_STOPPED, 'kernel stopped'))
+      this.#lose(
+        address,
+        d,
+        'kernel-stopped',
+        new UnavailableError(ErrorCode.KERNEL_STOPPED, 'kernel stopped'),
+      )
       return
     }
     const cell = this.#cells.get(address) ?? this.activate(kind, id, address)
@@ -68,7 +73,8 @@ export class ActorHost implements CellOwner {
   /** Mailbox depths of the live actors with something queued, deepest first (at most `limit`). */
   depths(limit = 10): { address: string; depth: number }[] {
     const out: { address: string; depth: number }[] = []
-    for (const cell of this.#cells.values()) if (cell.depth > 0) out.push({ address: cell.address, depth: cell.depth })
+    for (const cell of this.#cells.values())
+      if (cell.depth > 0) out.push({ address: cell.address, depth: cell.depth })
     return out.sort((a, b) => b.depth - a.depth).slice(0, limit)
   }
 

@@ -25,7 +25,10 @@ export class KindEntry {
     this.overflow = definition.mailbox?.overflow ?? DEFAULT_OVERFLOW
     this.turnTimeoutMs = definition.turnTimeoutMs ?? DEFAULT_TURN_TIMEOUT_MS
     this.throughput = definition.throughput ?? DEFAULT_THROUGHPUT
-    this.#handlers = Object.assign(Object.create(null) as Record<string, Handler<unknown>>, definition.handlers)
+    this.#handlers = Object.assign(
+      Object.create(null) as Record<string, Handler<unknown>>,
+      definition.handlers,
+    )
   }
 
   /** The handler called `name`: own properties only (never `constructor` or `__proto__`). */

@@ -30,7 +30,10 @@ export class CodecTable {
     // exact names are the common case on every message: look them up before normalizing
     const codec = this.#codecs.get(contentType) ?? this.#codecs.get(normalize(contentType))
     if (codec) return codec
-    throw new BadRequestError(ErrorCode.UNKNOWN_CONTENT_TYPE, `no codec for content type ${String(contentType)}`)
+    throw new BadRequestError(
+      ErrorCode.UNKNOWN_CONTENT_TYPE,
+      `no codec for content type ${String(contentType)}`,
+    )
   }
 
   has(contentType: string): boolean {

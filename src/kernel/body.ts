@@ -6,7 +6,12 @@ import type { Metadata } from '../actors/types.ts'
 export const MAX_METADATA_ENTRIES = 64
 export const MAX_METADATA_BYTES = 8_192
 
-export function encodeBody(codecs: CodecTable, value: unknown, contentType: string | undefined, maxBytes: number) {
+export function encodeBody(
+  codecs: CodecTable,
+  value: unknown,
+  contentType: string | undefined,
+  maxBytes: number,
+) {
   const codec = codecs.get(contentType)
   const bytes = codec.encode(value)
   checkSize(bytes, maxBytes)

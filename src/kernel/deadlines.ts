@@ -112,7 +112,7 @@ export class DeadlineWheel {
 /** Detaches every entry of a bucket (so expiring one cannot disturb the walk). */
 function take(bucket: Bucket): DeadlineEntry[] {
   const out: DeadlineEntry[] = []
-  for (let e = bucket.head; e !== undefined; ) {
+  for (let e = bucket.head; e !== undefined;) {
     const next = e.wheelNext
     e.wheelPrev = e.wheelNext = e.wheelBucket = undefined
     out.push(e)

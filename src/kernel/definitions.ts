@@ -32,9 +32,14 @@ export async function loadDefinition(spec: string | URL, kind?: string): Promise
   try {
     mod = (await import(url)) as Record<string, unknown>
   } catch (err) {
-    throw new BadRequestError(ErrorCode.INVALID_OPTIONS, `cannot import actor module ${url}: ${String(err)}`, 'kernel', {
-      cause: err,
-    })
+    throw new BadRequestError(
+      ErrorCode.INVALID_OPTIONS,
+      `cannot import actor module ${url}: ${String(err)}`,
+      'kernel',
+      {
+        cause: err,
+      },
+    )
   }
   const defs = Object.entries(mod).filter(([, v]) => isDefinition(v)) as [string, ActorDefinition][]
   const pick =
@@ -42,7 +47,8 @@ export async function loadDefinition(spec: string | URL, kind?: string): Promise
       ? defs.find(([, d]) => d.kind === wanted)
       : (defs.find(([name]) => name === 'default') ?? (defs.length === 1 ? defs[0] : undefined))
   if (pick === undefined) {
-    const why = wanted !== undefined ? `no definition of kind ${wanted}` : 'no default or single actor definition'
+    const why =
+      wanted !== undefined ? `no definition of kind ${wanted}` : 'no default or single actor definition'
     throw new NotFoundError(ErrorCode.KIND_NOT_FOUND, `${url}: ${why}`)
   }
   const def = pick[1]

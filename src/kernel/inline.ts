@@ -7,7 +7,13 @@
 import { ActorHost } from '../actors/host.ts'
 import { deadlineOf, type Delivery } from '../actors/delivery.ts'
 import type { ActorEnvironment } from '../actors/environment.ts'
-import type { ActorRef, AnyActorDefinition, AskOptions, SendOptions, ActorDefinition } from '../actors/types.ts'
+import type {
+  ActorRef,
+  AnyActorDefinition,
+  AskOptions,
+  SendOptions,
+  ActorDefinition,
+} from '../actors/types.ts'
 import { deadLetterOf, type DeadLetterReason } from '../mailbox/dead-letters.ts'
 import type { MicaError } from '../errors.ts'
 import type { CodecTable } from '../codec/table.ts'
@@ -67,7 +73,12 @@ export class InlineRuntime implements LocalRuntime, ActorEnvironment {
 
   #delivery(out: Outgoing, dl: number, reply: PendingAsk | undefined): Delivery {
     if (!this.#encode) return { handler: out.handler, body: out.msg, ct: undefined, md: out.md, dl, reply }
-    const { ct, bytes } = encodeBody(this.codecs, out.msg, out.contentType, this.#services.options.maxMessageBytes)
+    const { ct, bytes } = encodeBody(
+      this.codecs,
+      out.msg,
+      out.contentType,
+      this.#services.options.maxMessageBytes,
+    )
     return { handler: out.handler, body: bytes, ct, md: out.md, dl, reply }
   }
 
@@ -85,7 +96,11 @@ export class InlineRuntime implements LocalRuntime, ActorEnvironment {
   }
 
   async stats(): Promise<LocalStats> {
-    return { actors: this.#host.liveCount, pendingAsks: this.#services.wheel.size, mailboxes: this.#host.depths() }
+    return {
+      actors: this.#host.liveCount,
+      pendingAsks: this.#services.wheel.size,
+      mailboxes: this.#host.depths(),
+    }
   }
 
   // ---- ActorEnvironment: actors' traffic goes back through the kernel

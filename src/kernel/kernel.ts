@@ -16,7 +16,13 @@ import {
 import type { Clock } from '../clock.ts'
 import { CodecTable } from '../codec/table.ts'
 import { KindEntry } from '../actors/kind.ts'
-import type { ActorDefinition, ActorRef, AnyActorDefinition, AskOptions, SendOptions } from '../actors/types.ts'
+import type {
+  ActorDefinition,
+  ActorRef,
+  AnyActorDefinition,
+  AskOptions,
+  SendOptions,
+} from '../actors/types.ts'
 import { DeadLetters, deadLetterOf, type DeadLetterListener } from '../mailbox/dead-letters.ts'
 import { AddressCache, type Address } from './address.ts'
 import { checkMetadata } from './body.ts'
@@ -24,7 +30,12 @@ import { DeadlineWheel } from './deadlines.ts'
 import { resolveDefinition } from './definitions.ts'
 import { InlineRuntime } from './inline.ts'
 import type { KernelServices, LocalRuntime, Outgoing } from './local.ts'
-import { resolveKernelOptions, type KernelOptions, type Logger, type ResolvedKernelOptions } from './options.ts'
+import {
+  resolveKernelOptions,
+  type KernelOptions,
+  type Logger,
+  type ResolvedKernelOptions,
+} from './options.ts'
 import { Ref, type Router } from './ref.ts'
 import { WorkersRuntime } from './workers.ts'
 
@@ -118,10 +129,15 @@ export class Kernel implements Router, KernelServices {
    */
   async spawn<D extends AnyActorDefinition>(definition: D | string | URL, id = ''): Promise<ActorRef<D>> {
     // the same definition object again (spawning many ids of one kind) needs no validation or import
-    const hosted = typeof definition === 'object' && !(definition instanceof URL) && this.#kinds.get(definition.kind)
-    const def = hosted && hosted.definition === definition && this.running ? definition : await this.register(definition)
+    const hosted =
+      typeof definition === 'object' && !(definition instanceof URL) && this.#kinds.get(definition.kind)
+    const def =
+      hosted && hosted.definition === definition && this.running
+        ? definition
+        : await this.register(definition)
     const to = this.#addresses.parse(`${def.kind}/${id}`)
-    if (to.node !== undefined) throw new BadRequestError(ErrorCode.INVALID_ADDRESS, 'actor ids cannot contain @')
+    if (to.node !== undefined)
+      throw new BadRequestError(ErrorCode.INVALID_ADDRESS, 'actor ids cannot contain @')
     await this.#local.activate(to)
     return new Ref(this, to) as unknown as ActorRef<D>
   }
@@ -172,7 +188,9 @@ export class Kernel implements Router, KernelServices {
     if (options?.contentType !== undefined) this.codecs.get(options.contentType)
     const refused = this.#refuse(to, handler)
     if (refused !== undefined) {
-      this.deadLetters.publish(deadLetterOf(to.key, handler, refused.reason, false, msg, refused.error.toWire()))
+      this.deadLetters.publish(
+        deadLetterOf(to.key, handler, refused.reason, false, msg, refused.error.toWire()),
+      )
       return
     }
     this.#local.post(to, { handler, msg, md, contentType: options?.contentType })
@@ -191,7 +209,8 @@ export class Kernel implements Router, KernelServices {
       return Promise.reject(err)
     }
     const signal = options?.signal
-    if (signal?.aborted) return Promise.reject(new AbortedError(ErrorCode.ABORTED, `ask to ${to.key} aborted`))
+    if (signal?.aborted)
+      return Promise.reject(new AbortedError(ErrorCode.ABORTED, `ask to ${to.key} aborted`))
     return this.#local.request(to, out, deadline, signal)
   }
 
@@ -227,12 +246,18 @@ export class Kernel implements Router, KernelServices {
   ): { reason: 'kernel-stopped' | 'kind-not-found' | 'handler-not-found'; error: MicaError } | undefined {
     // while draining, actors may still talk to each other; callers outside may not
     if (this.#state === 'stopped' || (this.#state === 'stopping' && !fromActor)) {
-      return { reason: 'kernel-stopped', error: new UnavailableError(ErrorCode.KERNEL_STOPPED, 'kernel stopped') }
+      return {
+        reason: 'kernel-stopped',
+        error: new UnavailableError(ErrorCode.KERNEL_STOPPED, 'kernel stopped'),
+      }
     }
     const kind = this.#kinds.get(to.kind)
     if (kind === undefined || (to.node !== undefined && to.node !== this.nodeId)) {
       const where = to.node === undefined ? '' : ` on node ${to.node}`
-      return { reason: 'kind-not-found', error: new NotFoundError(ErrorCode.KIND_NOT_FOUND, `no kind ${to.kind}${where}`) }
+      return {
+        reason: 'kind-not-found',
+        error: new NotFoundError(ErrorCode.KIND_NOT_FOUND, `no kind ${to.kind}${where}`),
+      }
     }
     if (typeof handler !== 'string' || kind.handler(handler) === undefined) {
       return {
@@ -259,9 +284,13 @@ export class Kernel implements Router, KernelServices {
   }
 
   #sameKind(known: KindEntry, def: ActorDefinition): ActorDefinition {
-    const same = known.definition === def || (def.module !== undefined && known.definition.module === def.module)
+    const same =
+      known.definition === def || (def.module !== undefined && known.definition.module === def.module)
     if (!same) {
-      throw new ConflictError(ErrorCode.CONFLICT, `kind ${def.kind} is already hosted with another definition`)
+      throw new ConflictError(
+        ErrorCode.CONFLICT,
+        `kind ${def.kind} is already hosted with another definition`,
+      )
     }
     return known.definition
   }

@@ -5,7 +5,14 @@
  */
 import type { Clock } from '../clock.ts'
 import type { CodecTable } from '../codec/table.ts'
-import type { ActorDefinition, ActorRef, AnyActorDefinition, AskOptions, Metadata, SendOptions } from '../actors/types.ts'
+import type {
+  ActorDefinition,
+  ActorRef,
+  AnyActorDefinition,
+  AskOptions,
+  Metadata,
+  SendOptions,
+} from '../actors/types.ts'
 import type { DeadLetters } from '../mailbox/dead-letters.ts'
 import type { Address } from './address.ts'
 import type { DeadlineWheel } from './deadlines.ts'

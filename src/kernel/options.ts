@@ -83,7 +83,8 @@ export function resolveKernelOptions(options: KernelOptions = {}): ResolvedKerne
     return v
   }
   const workers = options.workers ?? availableParallelism()
-  if (!Number.isInteger(workers) || workers < 0 || workers > 256) fail('workers must be an integer from 0 to 256')
+  if (!Number.isInteger(workers) || workers < 0 || workers > 256)
+    fail('workers must be an integer from 0 to 256')
   const inline = options.inlineMessages ?? 'reference'
   if (inline !== 'reference' && inline !== 'encode') fail('inlineMessages must be reference or encode')
   const nodeId = options.nodeId ?? `node-${randomBytes(6).toString('hex')}`

@@ -43,7 +43,8 @@ interface Slot {
 }
 
 const BOOTSTRAP = fileURLToPath(new URL('./worker-bootstrap.mjs', import.meta.url))
-const ENTRY = new URL(`./worker-entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href
+const ENTRY = new URL(`./worker-entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url)
+  .href
 
 export class WorkerPool {
   readonly size: number
@@ -74,7 +75,9 @@ export class WorkerPool {
       atomics: 'disabled',
       resourceLimits: options.resourceLimits,
       loadBalancer: (task, workers) => {
-        const options = (task as unknown as Record<symbol, { threadId?: number } | null>)[Piscina.queueOptionsSymbol]
+        const options = (task as unknown as Record<symbol, { threadId?: number } | null>)[
+          Piscina.queueOptionsSymbol
+        ]
         const want = options?.threadId
         return workers.find((w) => w.id === want && !w.terminating) ?? null
       },

@@ -69,5 +69,7 @@ export function deadLetterOf(
   message: unknown,
   error: WireError | undefined,
 ): DeadLetter {
-  return error === undefined ? { to, handler, reason, message, ask } : { to, handler, reason, message, ask, error }
+  return error === undefined
+    ? { to, handler, reason, message, ask }
+    : { to, handler, reason, message, ask, error }
 }

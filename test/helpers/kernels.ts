@@ -53,7 +53,9 @@ export async function withKernel<T>(
   }
 }
 
-export async function rejection(p: Promise<unknown>): Promise<{ name: string; code: string; status: number }> {
+export async function rejection(
+  p: Promise<unknown>,
+): Promise<{ name: string; code: string; status: number }> {
   try {
     await p
   } catch (err) {

@@ -114,7 +114,11 @@ describe('kernel bad input (definitions and options)', () => {
   test('bad input - two different definitions cannot share a kind name (409)', () =>
     withKernel(MODES[0]!, async (kernel) => {
       await kernel.register(counter)
-      const impostor = defineActor({ kind: 'counter', handlers: { get: () => -1 }, module: 'file:///elsewhere.ts' })
+      const impostor = defineActor({
+        kind: 'counter',
+        handlers: { get: () => -1 },
+        module: 'file:///elsewhere.ts',
+      })
       await assert.rejects(kernel.spawn(impostor, 'x'), { code: 'conflict', status: 409 })
       await kernel.spawn(counter, 'fine')
     }))

@@ -130,7 +130,11 @@ for (const mode of MODES) {
         const failed = ref.ask('boom')
         const lost = ref.ask('add', 1)
         assert.equal((await rejection(failed)).code, 'handler_error')
-        assert.deepEqual(await rejection(lost), { name: 'UnavailableError', code: 'actor_stopped', status: 503 })
+        assert.deepEqual(await rejection(lost), {
+          name: 'UnavailableError',
+          code: 'actor_stopped',
+          status: 503,
+        })
         assert.ok(letters.some((l) => l.reason === 'actor-stopped' && l.message === 1))
         assert.equal(await ref.ask('get'), 0)
       }))

@@ -63,7 +63,10 @@ for (const mode of MODES) {
       withKernel(mode, async (kernel) => {
         const ref = await kernel.spawn(counter, 'm')
         const before = Date.now()
-        const seen = (await ref.ask('meta', undefined, { metadata: { 'Micro-Trace': 't1' }, timeout: 1000 })) as {
+        const seen = (await ref.ask('meta', undefined, {
+          metadata: { 'Micro-Trace': 't1' },
+          timeout: 1000,
+        })) as {
           metadata: Record<string, string>
           deadline: number
           self: string
@@ -95,7 +98,9 @@ for (const mode of MODES) {
         const s = await kernel.spawn(spawner, 's')
         assert.equal(await s.ask('spawnAndAsk', 'child'), 5)
         const deadline = Date.now() + 1500
-        const inner = (await s.ask('remaining', { to: 'counter/child' }, { deadline })) as { deadline: number }
+        const inner = (await s.ask('remaining', { to: 'counter/child' }, { deadline })) as {
+          deadline: number
+        }
         assert.equal(inner.deadline, deadline)
       }))
 

@@ -18,7 +18,9 @@ describe('kernel worker crashes', () => {
         await victim.ask('add', { by: 1 })
         // a sibling pinned to the same worker, busy when the worker dies
         const slot = hashKey('counter/victim') % 2
-        const siblingId = Array.from({ length: 50 }, (_, i) => `s${i}`).find((id) => hashKey(`counter/${id}`) % 2 === slot)!
+        const siblingId = Array.from({ length: 50 }, (_, i) => `s${i}`).find(
+          (id) => hashKey(`counter/${id}`) % 2 === slot,
+        )!
         const sibling = kernel.ref<typeof counter>(`counter/${siblingId}`)
         const bystanders = Array.from({ length: 8 }, (_, i) => kernel.ref<typeof counter>(`counter/b${i}`))
         await Promise.all(bystanders.map((b) => b.ask('add', { by: 1 })))
@@ -30,7 +32,8 @@ describe('kernel worker crashes', () => {
         ]
         const results = await Promise.all(inFlight.map((p) => rejection(p)))
         const took = Date.now() - started
-        for (const r of results) assert.deepEqual(r, { name: 'UnavailableError', code: 'worker_crashed', status: 503 })
+        for (const r of results)
+          assert.deepEqual(r, { name: 'UnavailableError', code: 'worker_crashed', status: 503 })
         assert.ok(took < 3000, `rejected after ${took} ms`)
         await eventually(() => logger.warnings.some((w) => w.includes('died')))
 
@@ -38,7 +41,10 @@ describe('kernel worker crashes', () => {
         await eventually(async () => (await victim.ask('get').catch(() => -1)) === 0, 5000)
         assert.equal(await victim.ask('add', { by: 2 }), 2)
         const counts = await Promise.all(bystanders.map((b) => b.ask('get')))
-        assert.ok(counts.every((c) => c === 0 || c === 1), String(counts))
+        assert.ok(
+          counts.every((c) => c === 0 || c === 1),
+          String(counts),
+        )
         assert.ok(counts.includes(1), 'actors on the surviving worker keep their state')
         const stats = await kernel.stats()
         assert.equal(stats.workers, 2)
