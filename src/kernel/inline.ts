@@ -19,8 +19,15 @@ import type { MicaError } from '../errors.ts'
 import type { CodecTable } from '../codec/table.ts'
 import type { Clock, TimerHandle } from '../clock.ts'
 import type { Address } from './address.ts'
-import { encodeBody } from './body.ts'
-import type { KernelServices, LocalRuntime, LocalStats, Outgoing } from './local.ts'
+import { checkSize, encodeBody } from './body.ts'
+import type {
+  EncodedMessage,
+  EncodedReply,
+  KernelServices,
+  LocalRuntime,
+  LocalStats,
+  Outgoing,
+} from './local.ts'
 import { PendingAsk } from './pending.ts'
 
 export class InlineRuntime implements LocalRuntime, ActorEnvironment {
@@ -69,6 +76,33 @@ export class InlineRuntime implements LocalRuntime, ActorEnvironment {
     // answered in the caller's stack (an idle actor, a synchronous handler): no deadline to watch
     if (!pending.settled) this.#services.wheel.add(pending, deadlineOf(d, this.clock))
     return pending.promise
+  }
+
+  postEncoded(to: Address, msg: EncodedMessage): void {
+    let value: unknown
+    try {
+      value = this.codecs.get(msg.ct).decode(msg.bytes)
+    } catch (err) {
+      this.#services.logger.warn(
+        `send to ${to.key} from another node does not decode`,
+        (err as Error).message,
+      )
+      return
+    }
+    this.post(to, { handler: msg.handler, msg: value, md: msg.md, contentType: msg.ct ?? undefined })
+  }
+
+  async requestEncoded(to: Address, msg: EncodedMessage, deadline: number): Promise<EncodedReply> {
+    const codec = this.codecs.get(msg.ct)
+    const value = await this.request(
+      to,
+      { handler: msg.handler, msg: codec.decode(msg.bytes), md: msg.md, contentType: msg.ct ?? undefined },
+      deadline,
+      undefined,
+    )
+    const bytes = codec.encode(value)
+    checkSize(bytes, this.#services.options.maxMessageBytes)
+    return { bytes, ct: msg.ct }
   }
 
   #delivery(out: Outgoing, dl: number, reply: PendingAsk | undefined): Delivery {

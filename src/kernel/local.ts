@@ -25,6 +25,21 @@ export interface Outgoing {
   readonly contentType: string | undefined
 }
 
+/** A message as it arrived from another node: the body stays encoded until the handler's thread. */
+export interface EncodedMessage {
+  readonly handler: string
+  readonly bytes: Uint8Array
+  /** Content type of `bytes`; null for the default. */
+  readonly ct: string | null
+  readonly md: Metadata | undefined
+}
+
+/** A reply still encoded, to go back on the wire as it is. */
+export interface EncodedReply {
+  readonly bytes: Uint8Array
+  readonly ct: string | null
+}
+
 export interface LocalStats {
   actors: number
   pendingAsks: number
@@ -39,6 +54,10 @@ export interface LocalRuntime {
   post(to: Address, out: Outgoing): void
   /** An ask (never throws: failures reject). A negative deadline is a timeout from now. */
   request(to: Address, out: Outgoing, deadline: number, signal: AbortSignal | undefined): Promise<unknown>
+  /** A send from another node (the body is not decoded on the routing thread). */
+  postEncoded(to: Address, msg: EncodedMessage): void
+  /** An ask from another node; the reply comes back encoded. `deadline` is absolute. */
+  requestEncoded(to: Address, msg: EncodedMessage, deadline: number): Promise<EncodedReply>
   drain(until: number): Promise<void>
   /** Stops every actor; turns still running at `until` are abandoned. */
   stop(until: number): Promise<void>

@@ -25,7 +25,14 @@ import {
   type Frame,
   type MessageFrame,
 } from './frames.ts'
-import type { KernelServices, LocalRuntime, LocalStats, Outgoing } from './local.ts'
+import type {
+  EncodedMessage,
+  EncodedReply,
+  KernelServices,
+  LocalRuntime,
+  LocalStats,
+  Outgoing,
+} from './local.ts'
 import { PendingAsk } from './pending.ts'
 import { WorkerPool } from './pool.ts'
 
@@ -44,12 +51,21 @@ interface Waiting {
 class MainAsk extends PendingAsk implements Waiting {
   readonly slot: number
   readonly #runtime: WorkersRuntime
+  /** Resolve with the reply still encoded (an ask from another node: its reply goes back as bytes). */
+  readonly #raw: boolean
   id = 0
 
-  constructor(runtime: WorkersRuntime, slot: number, target: string, signal: AbortSignal | undefined) {
+  constructor(
+    runtime: WorkersRuntime,
+    slot: number,
+    target: string,
+    signal: AbortSignal | undefined,
+    raw = false,
+  ) {
     super(target, signal)
     this.#runtime = runtime
     this.slot = slot
+    this.#raw = raw
   }
 
   protected override settling(): void {
@@ -57,6 +73,10 @@ class MainAsk extends PendingAsk implements Waiting {
   }
 
   onReply(bytes: Uint8Array, ct: string | null): void {
+    if (this.#raw) {
+      this.ok({ bytes, ct } satisfies EncodedReply)
+      return
+    }
     let value: unknown
     try {
       value = this.#runtime.codecs.get(ct).decode(bytes)
@@ -223,6 +243,32 @@ export class WorkersRuntime implements LocalRuntime {
       pending.fail(new TooManyRequestsError(ErrorCode.MAILBOX_FULL, `worker ${slot} is overloaded`))
     }
     return pending.promise
+  }
+
+  postEncoded(to: Address, msg: EncodedMessage): void {
+    const frame: MessageFrame = [F_SEND, 0, to.key, '', msg.handler, 0, msg.md ?? null, msg.ct, msg.bytes]
+    if (!this.#pool.post(this.#slotOf(to), frame)) this.#overloaded(to.key, msg.handler, undefined)
+  }
+
+  requestEncoded(to: Address, msg: EncodedMessage, deadline: number): Promise<EncodedReply> {
+    const slot = this.#slotOf(to)
+    const pending = new MainAsk(this, slot, to.key, undefined, true)
+    const id = this.#track(pending, deadline)
+    const frame: MessageFrame = [
+      F_ASK,
+      id,
+      to.key,
+      '',
+      msg.handler,
+      deadline,
+      msg.md ?? null,
+      msg.ct,
+      msg.bytes,
+    ]
+    if (!this.#pool.post(slot, frame)) {
+      pending.fail(new TooManyRequestsError(ErrorCode.MAILBOX_FULL, `worker ${slot} is overloaded`))
+    }
+    return pending.promise as Promise<EncodedReply>
   }
 
   async drain(until: number): Promise<void> {
