@@ -317,7 +317,10 @@ export class ActorCell {
     }
     if (err instanceof MicaError && err.status < 500) return // a business answer, not a fault
     const directive = this.kind.supervisor.decide(err)
-    this.#owner.env.warn(`${this.address}: ${d.handler} failed (${directive}): ${error.detail}`, err)
+    this.#owner.env.warn(
+      `${this.address}: ${d.handler} failed (${directive}): ${error.detail}`,
+      error.cause ?? err,
+    )
     if (directive === 'restart') this.#restart()
     else if (directive === 'stop') this.requestStop()
   }

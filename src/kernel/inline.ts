@@ -15,7 +15,7 @@ import type {
   ActorDefinition,
 } from '../actors/types.ts'
 import { deadLetterOf, type DeadLetterReason } from '../mailbox/dead-letters.ts'
-import type { MicaError } from '../errors.ts'
+import { MicaError } from '../errors.ts'
 import type { CodecTable } from '../codec/table.ts'
 import type { Clock, TimerHandle } from '../clock.ts'
 import type { Address } from './address.ts'
@@ -169,6 +169,8 @@ export class InlineRuntime implements LocalRuntime, ActorEnvironment {
   }
 
   warn(message: string, error?: unknown): void {
-    this.#services.logger.warn(message, error instanceof Error ? error.message : error)
+    // the stack of what the handler threw is the useful part; a MicaError has none (it is data)
+    const detail = error instanceof Error && !(error instanceof MicaError) ? error.stack : undefined
+    this.#services.logger.warn(message, detail)
   }
 }

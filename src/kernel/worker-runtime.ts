@@ -282,7 +282,8 @@ export class WorkerRuntime implements ActorEnvironment, Router {
   }
 
   warn(message: string, error?: unknown): void {
-    this.#push([F_CTRL, 0, 'log', { message, error: error instanceof Error ? error.message : null }])
+    const detail = error instanceof Error && !(error instanceof MicaError) ? (error.stack ?? null) : null
+    this.#push([F_CTRL, 0, 'log', { message, error: detail }])
   }
 
   #track(id: number, target: string, deadline: number, signal: AbortSignal | undefined): PendingAsk {
