@@ -1,7 +1,7 @@
 // The demo's actors. A module of definitions only: worker threads import it.
 import { defineActor, errors } from '../src/index.ts'
 
-/** A keyed actor: one counter per id, its state lives on the worker its address hashes to. */
+/** A keyed actor: one counter per id, on the node and worker its address hashes to. */
 export const counter = defineActor({
   kind: 'counter',
   initial: () => ({ n: 0 }),
@@ -13,6 +13,10 @@ export const counter = defineActor({
     get(_msg: void, ctx) {
       return ctx.state.n
     },
+    /** Which process serves this actor. */
+    where() {
+      return process.env.MICA_DEMO_NODE ?? `pid ${process.pid}`
+    },
   },
 })
 
@@ -22,7 +26,7 @@ export const greeter = defineActor({
   handlers: {
     hello(msg: { name: string }, ctx) {
       if (msg.name === '') throw errors.badRequest('name is required', ctx.self)
-      return { greeting: `Hello ${msg.name}`, servedBy: ctx.self }
+      return { greeting: `Hello ${msg.name}`, from: process.env.MICA_DEMO_NODE ?? `pid ${process.pid}` }
     },
   },
 })

@@ -8,6 +8,7 @@ export {
   DEFAULT_MAX_MESSAGE_BYTES,
 } from './kernel/options.ts'
 export { parseAddress, formatAddress, type Address } from './kernel/address.ts'
+export { embeddedNetwork, loopbackNetwork, type EmbeddedNetworkOptions } from './kernel/network.ts'
 export { defineActor } from './actors/define.ts'
 export type {
   ActorContext,

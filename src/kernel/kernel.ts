@@ -21,15 +21,20 @@ import type {
   ActorRef,
   AnyActorDefinition,
   AskOptions,
+  Metadata,
   SendOptions,
 } from '../actors/types.ts'
 import { DeadLetters, deadLetterOf, type DeadLetterListener } from '../mailbox/dead-letters.ts'
 import { AddressCache, type Address } from './address.ts'
-import { checkMetadata } from './body.ts'
+import { checkMetadata, checkSize, frameContentType } from './body.ts'
 import { DeadlineWheel } from './deadlines.ts'
 import { resolveDefinition } from './definitions.ts'
 import { InlineRuntime } from './inline.ts'
-import type { KernelServices, LocalRuntime, Outgoing } from './local.ts'
+import type { EncodedMessage, LocalRuntime, Outgoing } from './local.ts'
+import { Remote, type RemoteHost } from './remote.ts'
+import { Selector } from '../registry/selector.ts'
+import type { RegistryNode } from '../registry/registry.ts'
+import type { Envelope } from '../transport/transport.ts'
 import {
   resolveKernelOptions,
   type KernelOptions,
@@ -54,7 +59,7 @@ type State = 'running' | 'stopping' | 'stopped'
 /** The most `stop()` waits for stopped hooks after the drain. */
 export const STOP_HOOKS_TIMEOUT_MS = 5_000
 
-export class Kernel implements Router, KernelServices {
+export class Kernel implements Router, RemoteHost {
   readonly nodeId: string
   readonly options: ResolvedKernelOptions
   readonly clock: Clock
@@ -63,6 +68,7 @@ export class Kernel implements Router, KernelServices {
   readonly deadLetters = new DeadLetters()
   readonly logger: Logger
   readonly #local: LocalRuntime
+  readonly #remote: Remote | undefined
   readonly #kinds = new Map<string, KindEntry>()
   readonly #registering = new Map<string, Promise<KindEntry>>()
   readonly #addresses = new AddressCache()
@@ -78,11 +84,22 @@ export class Kernel implements Router, KernelServices {
     this.codecs = new CodecTable(this.options.codecs, this.options.contentType)
     this.wheel = new DeadlineWheel(this.clock)
     this.#local = this.options.workers === 0 ? new InlineRuntime(this) : new WorkersRuntime(this)
+    const net = this.options.network
+    this.#remote =
+      net === undefined
+        ? undefined
+        : new Remote(this, { ...net, selector: net.selector ?? new Selector({ clock: this.clock }) })
   }
 
-  /** Starts the worker pool (when there is one). */
-  start(): Promise<void> {
-    return this.#local.start()
+  /** Starts the worker pool (when there is one), then the transport and registry (when configured). */
+  async start(): Promise<void> {
+    await this.#local.start()
+    await this.#remote?.start()
+  }
+
+  /** The transport address other nodes reach this node at (undefined for a single-node kernel). */
+  get address(): string | undefined {
+    return this.#remote?.address
   }
 
   get workers(): number {
@@ -109,9 +126,10 @@ export class Kernel implements Router, KernelServices {
     if (known !== undefined) return this.#sameKind(known, def)
     let registering = this.#registering.get(def.kind)
     if (registering === undefined) {
-      registering = this.#local.addKind(def).then(() => {
+      registering = this.#local.addKind(def).then(async () => {
         const entry = new KindEntry(def)
         this.#kinds.set(def.kind, entry)
+        await this.#remote?.host(def)
         return entry
       })
       this.#registering.set(def.kind, registering)
@@ -173,8 +191,10 @@ export class Kernel implements Router, KernelServices {
   async #stop(): Promise<void> {
     this.#state = 'stopping'
     try {
+      await this.#remote?.leave() // deregister first: other nodes stop routing here while we drain
       await this.#local.drain(this.clock.now() + this.options.drainTimeoutMs)
       await this.#local.stop(this.clock.now() + Math.min(this.options.drainTimeoutMs, STOP_HOOKS_TIMEOUT_MS))
+      await this.#remote?.close()
     } finally {
       this.#state = 'stopped'
       this.wheel.abandonAll(new UnavailableError(ErrorCode.KERNEL_STOPPED, 'kernel stopped'))
@@ -184,6 +204,65 @@ export class Kernel implements Router, KernelServices {
   // ---- Router: refs end up here
 
   sendTo(to: Address, handler: string, msg: unknown, options: SendOptions | undefined): void {
+    const remote = this.#remote
+    if (remote !== undefined && this.#state === 'running') {
+      let place: 'local' | RegistryNode | Promise<'local' | RegistryNode>
+      try {
+        place = remote.place(to)
+      } catch (err) {
+        this.#unroutable(to, handler, msg, MicaError.from(err))
+        return
+      }
+      if (place instanceof Promise) {
+        const md = checkMetadata(options?.metadata)
+        const encoded = this.#encode(handler, msg, md, options?.contentType)
+        place.then(
+          (p) =>
+            p === 'local' ? this.#sendLocal(to, handler, msg, options) : this.#sendRemote(to, p, encoded),
+          (err: unknown) => this.#unroutable(to, handler, msg, MicaError.from(err)),
+        )
+        return
+      }
+      if (place !== 'local') {
+        this.#sendRemote(
+          to,
+          place,
+          this.#encode(handler, msg, checkMetadata(options?.metadata), options?.contentType),
+        )
+        return
+      }
+    }
+    this.#sendLocal(to, handler, msg, options)
+  }
+
+  #sendRemote(to: Address, node: RegistryNode, encoded: EncodedMessage): void {
+    if (!this.#remote!.post(to, node, encoded)) {
+      const error = new UnavailableError(ErrorCode.UNAVAILABLE, `cannot reach ${node.id}`)
+      this.deadLetters.publish(
+        deadLetterOf(to.key, encoded.handler, 'rejected', false, undefined, error.toWire()),
+      )
+    }
+  }
+
+  #unroutable(to: Address, handler: string, msg: unknown, error: MicaError): void {
+    const reason = error.code === ErrorCode.KIND_NOT_FOUND ? 'kind-not-found' : 'rejected'
+    this.deadLetters.publish(deadLetterOf(to.key, handler, reason, false, msg, error.toWire()))
+  }
+
+  /** Encodes a message for another node (the caller's thread is the only one that has the value). */
+  #encode(
+    handler: string,
+    msg: unknown,
+    md: Metadata | undefined,
+    contentType: string | undefined,
+  ): EncodedMessage {
+    const codec = this.codecs.get(contentType)
+    const bytes = codec.encode(msg)
+    checkSize(bytes, this.options.maxMessageBytes)
+    return { handler, bytes, ct: frameContentType(this.codecs, codec.contentType), md }
+  }
+
+  #sendLocal(to: Address, handler: string, msg: unknown, options: SendOptions | undefined): void {
     const md = checkMetadata(options?.metadata)
     if (options?.contentType !== undefined) this.codecs.get(options.contentType)
     const refused = this.#refuse(to, handler)
@@ -197,6 +276,49 @@ export class Kernel implements Router, KernelServices {
   }
 
   askTo(to: Address, handler: string, msg: unknown, options: AskOptions | undefined): Promise<unknown> {
+    const remote = this.#remote
+    if (remote !== undefined && this.#state === 'running') {
+      let place: 'local' | RegistryNode | Promise<'local' | RegistryNode>
+      try {
+        place = remote.place(to)
+      } catch (err) {
+        return Promise.reject(err)
+      }
+      if (place instanceof Promise) {
+        return place.then((p) =>
+          p === 'local'
+            ? this.#askLocal(to, handler, msg, options)
+            : this.#askRemote(to, p, handler, msg, options),
+        )
+      }
+      if (place !== 'local') return this.#askRemote(to, place, handler, msg, options)
+    }
+    return this.#askLocal(to, handler, msg, options)
+  }
+
+  #askRemote(
+    to: Address,
+    node: RegistryNode,
+    handler: string,
+    msg: unknown,
+    options: AskOptions | undefined,
+  ): Promise<unknown> {
+    let encoded: EncodedMessage
+    let deadline: number
+    try {
+      encoded = this.#encode(handler, msg, checkMetadata(options?.metadata), options?.contentType)
+      const dl = this.#deadline(options)
+      deadline = dl < 0 ? this.clock.now() - dl : dl
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    const signal = options?.signal
+    if (signal?.aborted)
+      return Promise.reject(new AbortedError(ErrorCode.ABORTED, `ask to ${to.key} aborted`))
+    return this.#remote!.request(to, node, encoded, deadline, signal)
+  }
+
+  #askLocal(to: Address, handler: string, msg: unknown, options: AskOptions | undefined): Promise<unknown> {
     const refused = this.#refuse(to, handler)
     if (refused !== undefined) return Promise.reject(refused.error)
     let out: Outgoing
@@ -212,6 +334,28 @@ export class Kernel implements Router, KernelServices {
     if (signal?.aborted)
       return Promise.reject(new AbortedError(ErrorCode.ABORTED, `ask to ${to.key} aborted`))
     return this.#local.request(to, out, deadline, signal)
+  }
+
+  // ---- RemoteHost: envelopes from other nodes
+
+  async serveEncoded(
+    to: Address,
+    msg: EncodedMessage,
+    deadline: number,
+    ask: boolean,
+  ): Promise<Envelope | undefined> {
+    const pinnedHere = to.node === undefined || to.node === this.nodeId
+    const local: Address = pinnedHere ? to : { ...to, node: undefined }
+    const refused = this.#refuse(local, msg.handler)
+    if (refused !== undefined) throw refused.error
+    if (!ask) {
+      this.#local.postEncoded(local, msg)
+      return undefined
+    }
+    const reply = await this.#local.requestEncoded(local, msg, deadline)
+    const env: Envelope = { t: 'reply', b: reply.bytes }
+    if (reply.ct !== null) env.ct = reply.ct
+    return env
   }
 
   // ---- KernelServices: actors' own traffic

@@ -10,6 +10,9 @@ import { systemClock, type Clock } from '../clock.ts'
 import type { Codec } from '../codec/codec.ts'
 import { DEFAULT_CONTENT_TYPE } from '../codec/codec.ts'
 import { DEFAULT_CHANNEL_LIMITS, type ChannelLimits } from './channel.ts'
+import type { Registry } from '../registry/registry.ts'
+import type { Selector } from '../registry/selector.ts'
+import type { Transport } from '../transport/transport.ts'
 
 export interface Logger {
   debug(message: string, detail?: unknown): void
@@ -43,11 +46,35 @@ export interface KernelOptions {
   workerResourceLimits?: ResourceLimits
   clock?: Clock
   logger?: Logger
+  /**
+   * Discovery and transport: with both, this node registers the kinds it hosts and reaches actors
+   * on other nodes (`network` below). Without, the kernel is a single node.
+   */
+  registry?: Registry
+  transport?: Transport
+  /** Node selection for location-free addresses (default: random; rendezvous for keyed actors). */
+  selector?: Selector
+  /** Listen address of the transport (default `127.0.0.1:0`). */
+  listen?: string
+  /** The address other nodes dial, when it differs from the bound one. */
+  advertise?: string
+  /** How long a registration lives without being renewed, and how often it is (defaults 15 s, 5 s). */
+  registerTtlMs?: number
+  registerIntervalMs?: number
+  /** Other nodes an ask is tried on when it could not be sent to the first (default 2). */
+  retries?: number
+  /** Version and node metadata in this node's registry records. */
+  version?: string
+  nodeMetadata?: Record<string, string>
 }
 
 export const DEFAULT_ASK_TIMEOUT_MS = 5_000
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000
+export const DEFAULT_LISTEN = '127.0.0.1:0'
+export const DEFAULT_REGISTER_TTL_MS = 15_000
+export const DEFAULT_REGISTER_INTERVAL_MS = 5_000
+export const DEFAULT_RETRIES = 2
 
 export interface ResolvedKernelOptions {
   nodeId: string
@@ -62,6 +89,20 @@ export interface ResolvedKernelOptions {
   workerResourceLimits: ResourceLimits | undefined
   clock: Clock
   logger: Logger
+  network:
+    | {
+        registry: Registry
+        transport: Transport
+        selector: Selector | undefined
+        listen: string
+        advertise: string | undefined
+        registerTtlMs: number
+        registerIntervalMs: number
+        retries: number
+        version: string
+        metadata: Record<string, string>
+      }
+    | undefined
 }
 
 export function defaultLogger(): Logger {
@@ -104,5 +145,38 @@ export function resolveKernelOptions(options: KernelOptions = {}): ResolvedKerne
     workerResourceLimits: options.workerResourceLimits,
     clock: options.clock ?? systemClock,
     logger: options.logger ?? defaultLogger(),
+    network: resolveNetwork(options, positive, fail),
+  }
+}
+
+function resolveNetwork(
+  options: KernelOptions,
+  positive: (name: string, v: number | undefined, def: number) => number,
+  fail: (detail: string) => never,
+): ResolvedKernelOptions['network'] {
+  if (options.registry === undefined && options.transport === undefined) return undefined
+  if (options.registry === undefined || options.transport === undefined) {
+    fail('registry and transport go together')
+  }
+  const retries = options.retries ?? DEFAULT_RETRIES
+  if (!Number.isInteger(retries) || retries < 0) fail('retries must be an integer >= 0')
+  const registerTtlMs = positive('registerTtlMs', options.registerTtlMs, DEFAULT_REGISTER_TTL_MS)
+  const registerIntervalMs = positive(
+    'registerIntervalMs',
+    options.registerIntervalMs,
+    DEFAULT_REGISTER_INTERVAL_MS,
+  )
+  if (registerIntervalMs >= registerTtlMs) fail('registerIntervalMs must be shorter than registerTtlMs')
+  return {
+    registry: options.registry!,
+    transport: options.transport!,
+    selector: options.selector,
+    listen: options.listen ?? DEFAULT_LISTEN,
+    advertise: options.advertise,
+    registerTtlMs,
+    registerIntervalMs,
+    retries,
+    version: options.version ?? '',
+    metadata: { ...options.nodeMetadata },
   }
 }

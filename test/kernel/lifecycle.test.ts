@@ -39,7 +39,7 @@ for (const mode of MODES) {
 
     test('lifecycle - stop leaves no handle open', async () => {
       const before = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap')
-      const kernel = await createKernel({ ...mode.options, logger: captureLogger() })
+      const kernel = await createKernel({ ...mode.options, logger: captureLogger(), drainTimeoutMs: 200 })
       const ref = await kernel.spawn(counter, 'h')
       await Promise.all(Array.from({ length: 100 }, () => ref.ask('add', { by: 1 })))
       void ref.ask('never', undefined, { timeout: 60_000 }).catch(() => undefined)

@@ -1,0 +1,386 @@
+/**
+ * Remote: how this kernel reaches actors on other nodes and serves theirs. It registers one record
+ * per hosted kind (TTL, re-registered on an interval, deregistered on stop), keeps a snapshot of
+ * which nodes host each kind (refreshed by lookups and registry watch events), places a keyed
+ * actor by rendezvous hashing over those nodes (so `kind/id` lands on one node while membership
+ * is stable), and carries asks and sends as envelopes over the transport with their deadline and
+ * metadata. Bodies are encoded once by the caller and decoded only where the handler runs.
+ *
+ * Failure: an ask whose envelope could not be handed to the connection is retried on another node
+ * (it reached no handler); an ask in flight when its connection dies fails with `unavailable`
+ * (503) at once — it may have run, so it is not repeated — and the node is marked down in the
+ * selector so the next calls go elsewhere.
+ */
+import { networkInterfaces } from 'node:os'
+import { ErrorCode, MicaError, NotFoundError, TimeoutError, UnavailableError } from '../errors.ts'
+import type { TimerHandle } from '../clock.ts'
+import type { ActorDefinition } from '../actors/types.ts'
+import type { Registry, RegistryNode, Service, Watcher } from '../registry/registry.ts'
+import type { Selector } from '../registry/selector.ts'
+import type { Envelope, Peer, Transport } from '../transport/transport.ts'
+import { parseAddress, type Address } from './address.ts'
+import type { EncodedMessage, KernelServices } from './local.ts'
+import { PendingAsk } from './pending.ts'
+
+export interface RemoteOptions {
+  registry: Registry
+  transport: Transport
+  selector: Selector
+  /** Where to listen, `host:port` (port 0: any free port). */
+  listen: string
+  /** The address other nodes dial (default: the bound address). */
+  advertise: string | undefined
+  registerTtlMs: number
+  registerIntervalMs: number
+  /** Further nodes an ask is tried on when it could not be sent. */
+  retries: number
+  version: string
+  metadata: Record<string, string>
+}
+
+/** What Remote needs from the kernel: its services plus the door for envelopes from other nodes. */
+export interface RemoteHost extends KernelServices {
+  readonly nodeId: string
+  /** Serves an ask or send that arrived from another node. */
+  serveEncoded(
+    to: Address,
+    msg: EncodedMessage,
+    deadline: number,
+    ask: boolean,
+  ): Promise<Envelope | undefined>
+}
+
+/** An ask waiting for another node. */
+class RemoteAsk extends PendingAsk {
+  readonly peer: string
+  readonly #table: Map<number, RemoteAsk>
+  readonly #id: number
+
+  constructor(
+    target: string,
+    signal: AbortSignal | undefined,
+    peer: string,
+    table: Map<number, RemoteAsk>,
+    id: number,
+  ) {
+    super(target, signal)
+    this.peer = peer
+    this.#table = table
+    this.#id = id
+  }
+
+  protected override settling(): void {
+    this.#table.delete(this.#id)
+  }
+}
+
+export class Remote {
+  readonly #host: RemoteHost
+  readonly #o: RemoteOptions
+  readonly #pending = new Map<number, RemoteAsk>()
+  /** Nodes hosting each kind, as last seen (our own registrations included at once). */
+  readonly #nodes = new Map<string, RegistryNode[]>()
+  readonly #hosted = new Map<string, Service>()
+  #address = ''
+  #nextId = 0
+  #timer: TimerHandle | undefined
+  #watcher: Watcher | undefined
+  #unsubscribe: (() => void)[] = []
+  #stopped = false
+
+  constructor(host: RemoteHost, options: RemoteOptions) {
+    this.#host = host
+    this.#o = options
+  }
+
+  get address(): string {
+    return this.#address
+  }
+
+  async start(): Promise<void> {
+    const bound = await this.#o.transport.listen(this.#o.listen)
+    this.#address = this.#o.advertise ?? advertisable(bound)
+    this.#unsubscribe.push(
+      this.#o.transport.onEnvelope((env, peer) => this.#onEnvelope(env, peer)),
+      this.#o.transport.onPeerDown((peer, reason) => this.#onPeerDown(peer, reason)),
+    )
+    await this.#o.registry.start()
+    this.#watch()
+    this.#scheduleReregister()
+  }
+
+  /** Registers a hosted kind under this node. */
+  async host(def: ActorDefinition): Promise<void> {
+    const record: Service = {
+      name: def.kind,
+      version: this.#o.version,
+      metadata: {},
+      endpoints: Object.keys(def.handlers).map((h) => ({ name: `${def.kind}.${h}`, metadata: {} })),
+      nodes: [{ id: this.#host.nodeId, address: this.#address, metadata: { ...this.#o.metadata } }],
+    }
+    this.#hosted.set(def.kind, record)
+    this.#merge(def.kind, record.nodes)
+    await this.#o.registry.register(record, { ttlMs: this.#o.registerTtlMs })
+  }
+
+  /**
+   * Where `to` lives: 'local', a remote node, or a promise of either when this node has not seen the
+   * kind yet. Keyed actors go by rendezvous over every node hosting the kind; a stateless kind hosted
+   * here is served here.
+   */
+  place(to: Address): 'local' | RegistryNode | Promise<'local' | RegistryNode> {
+    if (to.node !== undefined) return to.node === this.#host.nodeId ? 'local' : this.#pinned(to)
+    const nodes = this.#nodes.get(to.kind)
+    if (nodes === undefined) return this.#lookup(to.kind).then(() => this.#choose(to))
+    return this.#choose(to)
+  }
+
+  /** Sends an ask to `node`; retries elsewhere only when it could not be sent at all. */
+  async request(
+    to: Address,
+    node: RegistryNode,
+    msg: EncodedMessage,
+    deadline: number,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
+    for (let attempt = 0; ; attempt++) {
+      const id = ++this.#nextId
+      const pending = new RemoteAsk(to.key, signal, node.address, this.#pending, id)
+      this.#pending.set(id, pending)
+      this.#host.wheel.add(pending, deadline)
+      const env: Envelope = {
+        t: 'ask',
+        id,
+        to: to.key,
+        from: this.#host.nodeId,
+        h: msg.handler,
+        dl: deadline,
+      }
+      if (msg.md !== undefined) env.md = msg.md
+      if (msg.ct !== null) env.ct = msg.ct
+      env.b = msg.bytes
+      if (this.#send(node, env)) {
+        this.#o.selector.markUp(node.id)
+        return pending.promise
+      }
+      pending.fail(new UnavailableError(ErrorCode.UNAVAILABLE, `cannot reach ${node.id} at ${node.address}`))
+      void pending.promise.catch(() => undefined)
+      this.#o.selector.markDown(node.id)
+      if (attempt >= this.#o.retries || this.#host.clock.now() >= deadline) {
+        throw new UnavailableError(
+          ErrorCode.UNAVAILABLE,
+          `no node of ${to.kind} reachable (tried ${attempt + 1})`,
+        )
+      }
+      const next = await this.place(to)
+      if (next === 'local') throw new UnavailableError(ErrorCode.UNAVAILABLE, 'placement moved here; retry')
+      node = next
+    }
+  }
+
+  post(to: Address, node: RegistryNode, msg: EncodedMessage): boolean {
+    const env: Envelope = { t: 'send', to: to.key, from: this.#host.nodeId, h: msg.handler }
+    if (msg.md !== undefined) env.md = msg.md
+    if (msg.ct !== null) env.ct = msg.ct
+    env.b = msg.bytes
+    return this.#send(node, env)
+  }
+
+  /** Deregisters every hosted kind, so other nodes stop routing here (first step of a stop). */
+  async leave(): Promise<void> {
+    if (this.#stopped) return
+    this.#stopped = true
+    this.#timer?.cancel()
+    this.#watcher?.stop()
+    await Promise.all(
+      [...this.#hosted.values()].map((s) => this.#o.registry.deregister(s).catch(() => undefined)),
+    )
+  }
+
+  /** Closes the transport and the registry; asks still waiting fail (last step of a stop). */
+  async close(): Promise<void> {
+    await this.leave()
+    for (const off of this.#unsubscribe) off()
+    const stopped = new UnavailableError(ErrorCode.KERNEL_STOPPED, 'kernel stopped')
+    for (const p of [...this.#pending.values()]) p.fail(stopped)
+    await this.#o.registry.stop()
+    await this.#o.transport.stop()
+  }
+
+  // ---- placement
+
+  #choose(to: Address): 'local' | RegistryNode {
+    const nodes = this.#nodes.get(to.kind) ?? []
+    const self = this.#host.nodeId
+    if (to.id === '' && this.#hosted.has(to.kind)) return 'local'
+    if (nodes.length === 0) {
+      if (this.#hosted.has(to.kind)) return 'local'
+      throw new NotFoundError(ErrorCode.KIND_NOT_FOUND, `no node hosts kind ${to.kind}`)
+    }
+    const service: Service = { name: to.kind, version: '', metadata: {}, endpoints: [], nodes }
+    const node = this.#o.selector.select([service], to.id === '' ? {} : { key: to.key })
+    return node.id === self ? 'local' : node
+  }
+
+  async #pinned(to: Address): Promise<'local' | RegistryNode> {
+    const find = () => this.#nodes.get(to.kind)?.find((n) => n.id === to.node)
+    const node = find() ?? (await this.#lookup(to.kind), find())
+    if (node === undefined)
+      throw new NotFoundError(ErrorCode.KIND_NOT_FOUND, `node ${to.node} does not host ${to.kind}`)
+    return node
+  }
+
+  async #lookup(kind: string): Promise<void> {
+    const services = await this.#o.registry.getService(kind)
+    const nodes = services.flatMap((s) => s.nodes)
+    const own = this.#hosted.get(kind)?.nodes ?? []
+    this.#nodes.set(kind, dedupe([...own, ...nodes]))
+  }
+
+  #merge(kind: string, nodes: RegistryNode[]): void {
+    this.#nodes.set(kind, dedupe([...(this.#nodes.get(kind) ?? []), ...nodes]))
+  }
+
+  #watch(): void {
+    const watcher = this.#o.registry.watch()
+    this.#watcher = watcher
+    void (async () => {
+      try {
+        for await (const event of watcher) {
+          const kind = event.service.name
+          if (event.action === 'delete') {
+            const gone = new Set(event.service.nodes.map((n) => n.id))
+            const own = this.#hosted.has(kind) ? this.#host.nodeId : undefined
+            const left = (this.#nodes.get(kind) ?? []).filter((n) => !gone.has(n.id) || n.id === own)
+            this.#nodes.set(kind, left)
+          } else {
+            this.#merge(kind, event.service.nodes)
+          }
+        }
+      } catch (err) {
+        if (!this.#stopped) this.#host.logger.warn('registry watch ended', (err as Error).message)
+      }
+    })()
+  }
+
+  #scheduleReregister(): void {
+    this.#timer = this.#host.clock.setTimeout(() => {
+      if (this.#stopped) return
+      for (const s of this.#hosted.values()) {
+        this.#o.registry.register(s, { ttlMs: this.#o.registerTtlMs }).catch((err: unknown) => {
+          this.#host.logger.warn(`re-register of ${s.name} failed`, (err as Error).message)
+        })
+      }
+      // known kinds are looked up again too, so nodes that vanished without a goodbye drop out
+      for (const kind of this.#nodes.keys()) void this.#lookup(kind).catch(() => undefined)
+      this.#scheduleReregister()
+    }, this.#o.registerIntervalMs)
+  }
+
+  // ---- the wire
+
+  #send(node: RegistryNode, env: Envelope): boolean {
+    try {
+      return this.#o.transport.connect(node.address).send(env)
+    } catch (err) {
+      this.#host.logger.warn(`envelope to ${node.id} refused`, (err as Error).message)
+      return false
+    }
+  }
+
+  #onEnvelope(env: Envelope, peer: Peer): void {
+    switch (env.t) {
+      case 'reply':
+      case 'error': {
+        const pending = this.#pending.get(env.id!)
+        if (pending === undefined) return
+        if (env.t === 'error') {
+          pending.fail(MicaError.fromWire(env.e))
+          return
+        }
+        try {
+          pending.ok(this.#host.codecs.get(env.ct).decode(env.b ?? EMPTY))
+        } catch (err) {
+          pending.fail(MicaError.from(err))
+        }
+        return
+      }
+      case 'ask':
+      case 'send':
+        this.#serve(env, peer)
+        return
+      default:
+        this.#host.logger.warn(`unsupported frame ${env.t} from ${peer.address}`)
+    }
+  }
+
+  #serve(env: Envelope, peer: Peer): void {
+    const ask = env.t === 'ask'
+    const answer = (reply: Envelope | undefined): void => {
+      if (ask && reply !== undefined && !peer.send(reply)) {
+        this.#host.logger.warn(`reply to ${peer.address} dropped: connection closed or full`)
+      }
+    }
+    let to: Address
+    try {
+      to = parseAddress(env.to!)
+    } catch (err) {
+      answer(errorEnvelope(env.id!, MicaError.from(err)))
+      return
+    }
+    const msg: EncodedMessage = { handler: env.h!, bytes: env.b ?? EMPTY, ct: env.ct ?? null, md: env.md }
+    const deadline = env.dl ?? this.#host.clock.now() + this.#host.options.askTimeoutMs
+    if (ask && deadline <= this.#host.clock.now()) {
+      answer(
+        errorEnvelope(
+          env.id!,
+          new TimeoutError(ErrorCode.TIMEOUT, `deadline passed before ${to.key} was reached`),
+        ),
+      )
+      return
+    }
+    this.#host.serveEncoded(to, msg, deadline, ask).then(
+      (reply) => answer(reply === undefined ? undefined : { ...reply, id: env.id! }),
+      (err: unknown) => answer(errorEnvelope(env.id!, MicaError.from(err))),
+    )
+  }
+
+  #onPeerDown(peer: Peer, reason: MicaError): void {
+    for (const p of [...this.#pending.values()]) {
+      if (p.peer === peer.address) {
+        p.fail(
+          new UnavailableError(
+            ErrorCode.UNAVAILABLE,
+            `connection to ${peer.address} lost (${reason.detail}); the ask may have run`,
+          ),
+        )
+      }
+    }
+    for (const nodes of this.#nodes.values()) {
+      for (const n of nodes) if (n.address === peer.address) this.#o.selector.markDown(n.id)
+    }
+  }
+}
+
+const EMPTY = new Uint8Array(0)
+
+export function errorEnvelope(id: number, error: MicaError): Envelope {
+  return { t: 'error', id, e: error.toWire() }
+}
+
+function dedupe(nodes: RegistryNode[]): RegistryNode[] {
+  const byId = new Map<string, RegistryNode>()
+  for (const n of nodes) byId.set(n.id, n)
+  return [...byId.values()]
+}
+
+/** A wildcard bind (`0.0.0.0:port`) is not dialable elsewhere: advertise this host's first external IPv4. */
+export function advertisable(bound: string): string {
+  const colon = bound.lastIndexOf(':')
+  const host = bound.slice(0, colon)
+  if (host !== '0.0.0.0' && host !== '[::]' && host !== '::') return bound
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i !== undefined && i.family === 'IPv4' && !i.internal)
+  return `${external?.address ?? '127.0.0.1'}${bound.slice(colon)}`
+}

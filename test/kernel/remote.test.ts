@@ -1,0 +1,121 @@
+import { describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { withCluster, type TransportKind } from '../helpers/cluster.ts'
+import { eventually, rejection } from '../helpers/kernels.ts'
+import { counter, where } from '../fixtures/actors.ts'
+import type { DeadLetter } from '../../src/mailbox/dead-letters.ts'
+
+for (const transport of ['memory', 'tcp'] as TransportKind[]) {
+  describe(`kernel across nodes (${transport})`, () => {
+    test('remote - an ask reaches a kind hosted only on another node, with metadata and deadline', () =>
+      withCluster(transport, async (c) => {
+        const a = await c.node('a')
+        const b = await c.node('b')
+        await b.register(counter)
+        const ref = a.ref<typeof counter>('counter/x')
+        assert.equal(await ref.ask('add', { by: 2 }), 2)
+        assert.equal(await ref.ask('add', { by: 3 }), 5)
+        const deadline = Date.now() + 3_000
+        const seen = (await ref.ask('meta', undefined, { metadata: { 'Micro-Id': 'r1' }, deadline })) as {
+          metadata: Record<string, string>
+          deadline: number
+        }
+        assert.deepEqual(seen.metadata, { 'Micro-Id': 'r1' })
+        assert.equal(seen.deadline, deadline)
+        assert.equal(await b.ref<typeof counter>('counter/x').ask('get'), 5, 'the actor lives on b')
+      }))
+
+    test('remote - a remote error arrives as the same MicaError; unknown handler and kind are 404s', () =>
+      withCluster(transport, async (c) => {
+        const a = await c.node('a')
+        const b = await c.node('b')
+        await b.register(counter)
+        assert.deepEqual(await rejection(a.ref('counter/e').ask('notFound')), {
+          name: 'NotFoundError',
+          code: 'actor_not_found',
+          status: 404,
+        })
+        assert.equal(
+          (await rejection(a.ref('counter/e').ask('boom', { message: 'x' }))).code,
+          'handler_error',
+        )
+        assert.equal((await rejection(a.ref('counter/e').ask('nope'))).code, 'handler_not_found')
+        assert.equal((await rejection(a.ref('ghost/1').ask('x'))).code, 'kind_not_found')
+      }))
+
+    test('remote - a keyed actor has one home across nodes (rendezvous), whoever asks', () =>
+      withCluster(transport, async (c) => {
+        const nodes = [await c.node('a'), await c.node('b'), await c.node('c')]
+        for (const k of nodes) await k.register(counter)
+        const ids = Array.from({ length: 30 }, (_, i) => `k${i}`)
+        for (let round = 0; round < 3; round++) {
+          for (const [i, id] of ids.entries()) {
+            await nodes[(i + round) % 3]!.ref<typeof counter>(`counter/${id}`).ask('add', { by: 1 })
+          }
+        }
+        for (const id of ids) assert.equal(await nodes[0]!.ref<typeof counter>(`counter/${id}`).ask('get'), 3)
+        const homes = await Promise.all(nodes.map(async (k) => (await k.stats()).actors))
+        assert.equal(
+          homes.reduce((x, y) => x + y, 0),
+          30,
+          `each id activated once: ${homes}`,
+        )
+        assert.ok(
+          homes.every((h) => h > 0),
+          `the ids spread over the nodes: ${homes}`,
+        )
+      }))
+
+    test('remote - a stateless kind hosted here is served here; sends cross nodes', () =>
+      withCluster(transport, async (c) => {
+        const a = await c.node('a')
+        const b = await c.node('b')
+        await a.register(where)
+        await b.register(where)
+        await b.register(counter)
+        const threads = await Promise.all(Array.from({ length: 10 }, () => a.ref('where/').ask('thread')))
+        assert.equal(new Set(threads).size, 1)
+        assert.equal((await a.stats()).actors, 1)
+        for (let i = 0; i < 100; i++) a.ref<typeof counter>('counter/s').send('add', { by: 1 })
+        await eventually(async () => (await b.ref<typeof counter>('counter/s').ask('get')) === 100)
+      }))
+
+    test('remote - an address pinned to a node goes to that node', () =>
+      withCluster(transport, async (c) => {
+        const a = await c.node('a')
+        const b = await c.node('b')
+        await a.register(counter)
+        await b.register(counter)
+        await a.ref<typeof counter>('counter/p@b').ask('add', { by: 7 })
+        assert.equal(await b.ref<typeof counter>('counter/p@b').ask('get'), 7)
+        assert.equal((await a.stats()).actors, 0)
+        assert.equal((await rejection(a.ref('counter/p@zz').ask('get'))).code, 'kind_not_found')
+      }))
+
+    test('remote - a stopped node deregisters: its keyed actors move to the nodes left', () =>
+      withCluster(transport, async (c) => {
+        const a = await c.node('a')
+        const b = await c.node('b')
+        await a.register(counter)
+        await b.register(counter)
+        const ids = Array.from({ length: 20 }, (_, i) => `m${i}`)
+        for (const id of ids) await a.ref<typeof counter>(`counter/${id}`).ask('add', { by: 1 })
+        assert.ok((await b.stats()).actors > 0)
+        await b.stop()
+        await eventually(async () => {
+          for (const id of ids) await a.ref<typeof counter>(`counter/${id}`).ask('get')
+          return (await a.stats()).actors === ids.length
+        })
+      }))
+
+    test('remote - sends to a kind hosted nowhere become dead letters', () =>
+      withCluster(transport, async (c) => {
+        const a = await c.node('a')
+        const letters: DeadLetter[] = []
+        a.onDeadLetter((l) => letters.push(l))
+        a.ref('nowhere/1').send('x', 1)
+        await eventually(() => letters.length === 1)
+        assert.equal(letters[0]!.reason, 'kind-not-found')
+      }))
+  })
+}
