@@ -27,6 +27,7 @@ export const ErrorCode = {
   HANDLER_ERROR: 'handler_error',
   UNAVAILABLE: 'unavailable',
   WORKER_CRASHED: 'worker_crashed',
+  CONNECTION_LOST: 'connection_lost',
   ACTOR_STOPPED: 'actor_stopped',
   KERNEL_STOPPED: 'kernel_stopped',
 } as const
@@ -40,12 +41,16 @@ export interface WireError {
   status: number
 }
 
-/** Failures a caller may retry on another node (or later) without risk of running a handler twice. */
+/**
+ * Failures a caller may retry (on another node, or later) without risk of running a handler twice:
+ * the message was refused before any handler saw it. A crashed worker or a lost connection may have
+ * run it, so those are not retryable.
+ */
 const RETRYABLE = new Set<string>([
-  ErrorCode.WORKER_CRASHED,
   ErrorCode.UNAVAILABLE,
   ErrorCode.KERNEL_STOPPED,
   ErrorCode.MAILBOX_FULL,
+  ErrorCode.ACTOR_STOPPED,
 ])
 
 export class MicaError extends Error implements WireError {

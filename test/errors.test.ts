@@ -110,14 +110,16 @@ describe('error classes', () => {
 
   test('errors - retryable is true only for failures safe to retry', () => {
     for (const code of [
-      ErrorCode.WORKER_CRASHED,
       ErrorCode.UNAVAILABLE,
       ErrorCode.KERNEL_STOPPED,
       ErrorCode.MAILBOX_FULL,
+      ErrorCode.ACTOR_STOPPED,
     ]) {
       assert.equal(new MicaError(503, code, 'x').retryable, true, code)
     }
     for (const code of [
+      ErrorCode.WORKER_CRASHED,
+      ErrorCode.CONNECTION_LOST,
       ErrorCode.HANDLER_ERROR,
       ErrorCode.TIMEOUT,
       ErrorCode.BAD_REQUEST,
@@ -150,7 +152,7 @@ describe('errors on the wire', () => {
   }
 
   test('errors - fromWire keeps a retryable code retryable', () => {
-    const rebuilt = MicaError.fromWire(viaJson(new UnavailableError(ErrorCode.WORKER_CRASHED, 'w').toWire()))
+    const rebuilt = MicaError.fromWire(viaJson(new UnavailableError(ErrorCode.KERNEL_STOPPED, 'w').toWire()))
     assert.ok(rebuilt instanceof UnavailableError)
     assert.equal(rebuilt.retryable, true)
   })

@@ -358,6 +358,11 @@ export class Kernel implements Router, RemoteHost {
     return env
   }
 
+  async askHere(to: Address, msg: EncodedMessage, deadline: number): Promise<unknown> {
+    const reply = await this.serveEncoded(to, msg, deadline, true)
+    return this.codecs.get(reply?.ct).decode(reply?.b ?? new Uint8Array(0))
+  }
+
   // ---- KernelServices: actors' own traffic
 
   resolveTarget(to: string, handler: string): Address {

@@ -61,8 +61,9 @@ export interface KernelOptions {
   /** How long a registration lives without being renewed, and how often it is (defaults 15 s, 5 s). */
   registerTtlMs?: number
   registerIntervalMs?: number
-  /** Other nodes an ask is tried on when it could not be sent to the first (default 2). */
+  /** Further attempts for an ask refused before any handler ran (default 2), the first backoff (10 ms, doubling). */
   retries?: number
+  retryBackoffMs?: number
   /** Version and node metadata in this node's registry records. */
   version?: string
   nodeMetadata?: Record<string, string>
@@ -75,6 +76,7 @@ export const DEFAULT_LISTEN = '127.0.0.1:0'
 export const DEFAULT_REGISTER_TTL_MS = 15_000
 export const DEFAULT_REGISTER_INTERVAL_MS = 5_000
 export const DEFAULT_RETRIES = 2
+export const DEFAULT_RETRY_BACKOFF_MS = 10
 
 export interface ResolvedKernelOptions {
   nodeId: string
@@ -99,6 +101,7 @@ export interface ResolvedKernelOptions {
         registerTtlMs: number
         registerIntervalMs: number
         retries: number
+        retryBackoffMs: number
         version: string
         metadata: Record<string, string>
       }
@@ -176,6 +179,7 @@ function resolveNetwork(
     registerTtlMs,
     registerIntervalMs,
     retries,
+    retryBackoffMs: positive('retryBackoffMs', options.retryBackoffMs, DEFAULT_RETRY_BACKOFF_MS),
     version: options.version ?? '',
     metadata: { ...options.nodeMetadata },
   }

@@ -32,8 +32,9 @@ export interface RemoteOptions {
   advertise: string | undefined
   registerTtlMs: number
   registerIntervalMs: number
-  /** Further nodes an ask is tried on when it could not be sent. */
+  /** Further attempts for an ask refused before any handler ran, and the first backoff (doubling). */
   retries: number
+  retryBackoffMs: number
   version: string
   metadata: Record<string, string>
 }
@@ -48,6 +49,8 @@ export interface RemoteHost extends KernelServices {
     deadline: number,
     ask: boolean,
   ): Promise<Envelope | undefined>
+  /** An ask whose placement moved to this node during a retry. */
+  askHere(to: Address, msg: EncodedMessage, deadline: number): Promise<unknown>
 }
 
 /** An ask waiting for another node. */
@@ -135,7 +138,12 @@ export class Remote {
     return this.#choose(to)
   }
 
-  /** Sends an ask to `node`; retries elsewhere only when it could not be sent at all. */
+  /**
+   * An ask to `node`. Failures that prove no handler ran (the node refused it, could not be reached,
+   * is stopping, or the mailbox was full) are retried after a backoff, up to `retries` times within
+   * the deadline: on another node when the node itself is the problem. `connection_lost` (the ask
+   * was in flight) and every handler outcome are final.
+   */
   async request(
     to: Address,
     node: RegistryNode,
@@ -143,39 +151,53 @@ export class Remote {
     deadline: number,
     signal: AbortSignal | undefined,
   ): Promise<unknown> {
+    let backoff = this.#o.retryBackoffMs
     for (let attempt = 0; ; attempt++) {
-      const id = ++this.#nextId
-      const pending = new RemoteAsk(to.key, signal, node.address, this.#pending, id)
-      this.#pending.set(id, pending)
-      this.#host.wheel.add(pending, deadline)
-      const env: Envelope = {
-        t: 'ask',
-        id,
-        to: to.key,
-        from: this.#host.nodeId,
-        h: msg.handler,
-        dl: deadline,
+      try {
+        return await this.#attempt(to, node, msg, deadline, signal)
+      } catch (err) {
+        const error = MicaError.from(err)
+        const clock = this.#host.clock
+        if (
+          !error.retryable ||
+          attempt >= this.#o.retries ||
+          signal?.aborted ||
+          clock.now() + backoff >= deadline
+        ) {
+          throw error
+        }
+        const nodeGone = error.code === ErrorCode.UNAVAILABLE || error.code === ErrorCode.KERNEL_STOPPED
+        if (nodeGone) this.#o.selector.markDown(node.id)
+        await new Promise<void>((resolve) => clock.setTimeout(resolve, backoff))
+        backoff *= 2
+        const next = await this.place(to)
+        if (next === 'local') return this.#host.askHere(to, msg, deadline)
+        node = next
       }
-      if (msg.md !== undefined) env.md = msg.md
-      if (msg.ct !== null) env.ct = msg.ct
-      env.b = msg.bytes
-      if (this.#send(node, env)) {
-        this.#o.selector.markUp(node.id)
-        return pending.promise
-      }
-      pending.fail(new UnavailableError(ErrorCode.UNAVAILABLE, `cannot reach ${node.id} at ${node.address}`))
-      void pending.promise.catch(() => undefined)
-      this.#o.selector.markDown(node.id)
-      if (attempt >= this.#o.retries || this.#host.clock.now() >= deadline) {
-        throw new UnavailableError(
-          ErrorCode.UNAVAILABLE,
-          `no node of ${to.kind} reachable (tried ${attempt + 1})`,
-        )
-      }
-      const next = await this.place(to)
-      if (next === 'local') throw new UnavailableError(ErrorCode.UNAVAILABLE, 'placement moved here; retry')
-      node = next
     }
+  }
+
+  #attempt(
+    to: Address,
+    node: RegistryNode,
+    msg: EncodedMessage,
+    deadline: number,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
+    const id = ++this.#nextId
+    const pending = new RemoteAsk(to.key, signal, node.address, this.#pending, id)
+    this.#pending.set(id, pending)
+    this.#host.wheel.add(pending, deadline)
+    const env: Envelope = { t: 'ask', id, to: to.key, from: this.#host.nodeId, h: msg.handler, dl: deadline }
+    if (msg.md !== undefined) env.md = msg.md
+    if (msg.ct !== null) env.ct = msg.ct
+    env.b = msg.bytes
+    if (this.#send(node, env)) {
+      this.#o.selector.markUp(node.id)
+    } else {
+      pending.fail(new UnavailableError(ErrorCode.UNAVAILABLE, `cannot reach ${node.id} at ${node.address}`))
+    }
+    return pending.promise
   }
 
   post(to: Address, node: RegistryNode, msg: EncodedMessage): boolean {

@@ -1,8 +1,8 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { withCluster, type TransportKind } from '../helpers/cluster.ts'
-import { eventually, rejection } from '../helpers/kernels.ts'
-import { counter, where } from '../fixtures/actors.ts'
+import { eventually, rejection, sleep } from '../helpers/kernels.ts'
+import { counter, rejecting, where } from '../fixtures/actors.ts'
 import type { DeadLetter } from '../../src/mailbox/dead-letters.ts'
 
 for (const transport of ['memory', 'tcp'] as TransportKind[]) {
@@ -106,6 +106,30 @@ for (const transport of ['memory', 'tcp'] as TransportKind[]) {
           for (const id of ids) await a.ref<typeof counter>(`counter/${id}`).ask('get')
           return (await a.stats()).actors === ids.length
         })
+      }))
+
+    test('remote - an ask refused before any handler ran (mailbox full) is retried with backoff', () =>
+      withCluster(transport, async (c) => {
+        const a = await c.node('a', { retries: 5, retryBackoffMs: 10 })
+        const b = await c.node('b')
+        await b.register(rejecting)
+        const ref = a.ref<typeof rejecting>('rejecting/r')
+        const holding = ref.ask('hold', { ms: 100 })
+        await sleep(20)
+        const queued = [ref.ask('take', 1), ref.ask('take', 2)]
+        await sleep(10)
+        // the mailbox (capacity 2) is full: b refuses with 429, a retries until there is room
+        assert.equal(await ref.ask('take', 3), 3)
+        await Promise.all([holding, ...queued])
+        assert.deepEqual(await ref.ask('seen'), [1, 2, 3])
+        const noRetry = await c.node('z', { retries: 0 })
+        const again = noRetry.ref<typeof rejecting>('rejecting/r')
+        void again.ask('hold', { ms: 80 })
+        await sleep(20)
+        const more = [again.ask('take', 4), again.ask('take', 5)]
+        await sleep(10)
+        assert.equal((await rejection(again.ask('take', 6))).code, 'mailbox_full')
+        await Promise.all(more)
       }))
 
     test('remote - sends to a kind hosted nowhere become dead letters', () =>
