@@ -9,6 +9,33 @@ export {
 } from './kernel/options.ts'
 export { parseAddress, formatAddress, type Address } from './kernel/address.ts'
 export { embeddedNetwork, loopbackNetwork, type EmbeddedNetworkOptions } from './kernel/network.ts'
+export { type Stream, DEFAULT_STREAM_WINDOW } from './kernel/stream.ts'
+export type {
+  Registry,
+  Service,
+  RegistryNode,
+  Endpoint,
+  RegisterOptions,
+  WatchEvent,
+  WatchOptions,
+  Watcher,
+} from './registry/registry.ts'
+export { MemoryRegistry, type MemoryRegistryOptions } from './registry/memory.ts'
+export { MdnsRegistry } from './registry/mdns.ts'
+export type { MdnsRegistryOptions } from './registry/mdns-options.ts'
+export { CachedRegistry, type CachedRegistryOptions } from './registry/cache.ts'
+export {
+  Selector,
+  byVersion,
+  byServiceMetadata,
+  byNodeMetadata,
+  type Filter,
+  type SelectorOptions,
+} from './registry/selector.ts'
+export { random, roundRobin, rendezvous, type Strategy } from './registry/strategy.ts'
+export type { Transport, Peer, Envelope, FrameKind } from './transport/transport.ts'
+export { TcpTransport, type TcpTransportOptions } from './transport/tcp.ts'
+export { MemoryTransport, MemoryNetwork, type MemoryTransportOptions } from './transport/memory.ts'
 export { defineActor } from './actors/define.ts'
 export type {
   ActorContext,
@@ -20,6 +47,8 @@ export type {
   Handler,
   HandlerMap,
   Metadata,
+  StreamOptions,
+  CallerStream,
 } from './actors/types.ts'
 export type { SupervisionOptions, Directive, Decider, BackoffOptions } from './actors/supervision.ts'
 export type { MailboxOptions, OverflowPolicy } from './mailbox/mailbox.ts'

@@ -156,6 +156,10 @@ export class ActorCell {
   abort(): void {
     if (this.#status === STOPPED) return
     this.#turn++
+    // the caller of an abandoned turn (an ask, a stream) hears it now instead of at its deadline
+    const abandoned = this.current
+    this.current = undefined
+    abandoned?.reply?.fail(new UnavailableError(ErrorCode.KERNEL_STOPPED, `${this.address} stopped mid-turn`))
     if (this.#status === IDLE) this.#owner.busy(1) // #finalize accounts for one busy slot
     this.#finalize()
   }
@@ -274,13 +278,14 @@ export class ActorCell {
   ): void {
     const token = ++this.#turn
     const ms = this.kind.turnTimeoutMs
-    this.#turnTimer = this.#owner.env.clock.setTimeout(() => {
-      if (token !== this.#turn) return
-      this.#endTurn()
-      const detail = `${this.address}: ${d.handler} did not settle within ${ms} ms`
-      onError(new InternalError(ErrorCode.TIMEOUT, detail, this.address))
-      this.#resume()
-    }, ms)
+    if (d.stream !== true)
+      this.#turnTimer = this.#owner.env.clock.setTimeout(() => {
+        if (token !== this.#turn) return
+        this.#endTurn()
+        const detail = `${this.address}: ${d.handler} did not settle within ${ms} ms`
+        onError(new InternalError(ErrorCode.TIMEOUT, detail, this.address))
+        this.#resume()
+      }, ms)
     pending.then(
       (value) => {
         if (token !== this.#turn) return

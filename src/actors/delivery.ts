@@ -27,6 +27,8 @@ export interface Delivery {
    */
   dl: number
   readonly reply: Reply | undefined
+  /** A streaming handler's turn: it lasts as long as the stream, so the turn timeout does not apply. */
+  readonly stream?: boolean
 }
 
 /** The absolute deadline of `d` (anchoring a relative one to `now` on first use), 0 for none. */

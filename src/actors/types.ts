@@ -4,6 +4,9 @@
  */
 import type { MailboxOptions } from '../mailbox/mailbox.ts'
 import type { SupervisionOptions } from './supervision.ts'
+import type { Stream } from '../kernel/stream.ts'
+
+export type { Stream }
 
 export type Metadata = Record<string, string>
 
@@ -86,6 +89,19 @@ export type ReplyOf<F> = F extends (...args: never[]) => infer R ? Awaited<R> : 
 /** Handler names of a definition (string keys only). */
 export type HandlerName<D> = Extract<keyof HandlersOf<D>, string>
 
+/** Options of `ref.stream`: a deadline for the stream to be accepted, metadata, the window. */
+export interface StreamOptions extends SendOptions {
+  timeout?: number
+  deadline?: number
+  /** Messages each side may have in flight to the other (default 64). */
+  window?: number
+}
+
+/** The caller's view of a streaming handler `(stream: Stream<In, Out>, ctx) => ...`: it reads Out, sends In. */
+export type CallerStream<F> = F extends (stream: Stream<infer In, infer Out>, ...rest: never[]) => unknown
+  ? Stream<Out, In>
+  : Stream<unknown, unknown>
+
 /** A handle to an address. Typed by its definition; untyped refs accept any handler and reply `unknown`. */
 export interface ActorRef<D extends AnyActorDefinition = AnyActorDefinition> {
   readonly address: string
@@ -94,4 +110,6 @@ export interface ActorRef<D extends AnyActorDefinition = AnyActorDefinition> {
     handler: K,
     ...args: CallArgs<HandlersOf<D>[K], AskOptions>
   ): Promise<ReplyOf<HandlersOf<D>[K]>>
+  /** Opens a bidirectional stream to a streaming handler (one that takes a Stream as its message). */
+  stream<K extends HandlerName<D>>(handler: K, options?: StreamOptions): CallerStream<HandlersOf<D>[K]>
 }

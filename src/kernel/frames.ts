@@ -13,6 +13,11 @@ export const F_SEND = 1
 export const F_ASK = 2
 export const F_REPLY = 3
 export const F_ERROR = 4
+export const F_STREAM_OPEN = 6
+export const F_STREAM_DATA = 7
+export const F_STREAM_END = 8
+export const F_STREAM_CANCEL = 9
+export const F_STREAM_CREDIT = 10
 export const F_DEAD = 12
 export const F_CTRL = 13
 export const F_CTRL_REPLY = 14
@@ -45,4 +50,23 @@ export type DeadFrame = [
 export type ControlFrame = [t: typeof F_CTRL, id: number, op: string, payload: unknown]
 export type ControlReplyFrame = [t: typeof F_CTRL_REPLY, id: number, ok: boolean, payload: unknown]
 
-export type Frame = MessageFrame | ReplyFrame | ErrorFrame | DeadFrame | ControlFrame | ControlReplyFrame
+/** Streams: opened by the main thread (ids are main's), then frames both ways by stream id. */
+export type StreamOpenFrame = [
+  t: typeof F_STREAM_OPEN,
+  sid: number,
+  to: string,
+  h: string,
+  dl: number,
+  md: Metadata | null,
+  ct: string | null,
+  window: number,
+]
+export type StreamFrame =
+  | StreamOpenFrame
+  | [t: typeof F_STREAM_DATA, sid: number, b: Uint8Array]
+  | [t: typeof F_STREAM_END, sid: number]
+  | [t: typeof F_STREAM_CANCEL, sid: number, e: WireError]
+  | [t: typeof F_STREAM_CREDIT, sid: number, n: number]
+
+export type Frame =
+  MessageFrame | ReplyFrame | ErrorFrame | DeadFrame | ControlFrame | ControlReplyFrame | StreamFrame

@@ -29,6 +29,14 @@ import type {
   Outgoing,
 } from './local.ts'
 import { PendingAsk } from './pending.ts'
+import { linkedPair, StreamEnd } from './stream.ts'
+import {
+  decodingSink,
+  encodingLink,
+  StreamReply,
+  type EncodedStreamSink,
+  type StreamRequest,
+} from './stream-open.ts'
 
 export class InlineRuntime implements LocalRuntime, ActorEnvironment {
   readonly clock: Clock
@@ -105,6 +113,34 @@ export class InlineRuntime implements LocalRuntime, ActorEnvironment {
     return { bytes, ct: msg.ct }
   }
 
+  openStream(to: Address, req: StreamRequest): StreamEnd {
+    const codec = this.codecs.get(req.ct)
+    const copy = this.#encode ? (v: unknown) => codec.decode(codec.encode(v)) : (v: unknown) => v
+    const [caller, server] = linkedPair(req.window, copy)
+    this.#openOn(to, req, server)
+    return caller
+  }
+
+  openStreamEncoded(to: Address, req: StreamRequest, toCaller: EncodedStreamSink): EncodedStreamSink {
+    const codec = this.codecs.get(req.ct)
+    const server = new StreamEnd(encodingLink(codec, toCaller), req.window)
+    this.#openOn(to, req, server)
+    return decodingSink(codec, () => server)
+  }
+
+  #openOn(to: Address, req: StreamRequest, server: StreamEnd): void {
+    const d: Delivery = {
+      handler: req.handler,
+      body: server,
+      ct: undefined,
+      md: req.md,
+      dl: req.dl,
+      reply: new StreamReply(server),
+      stream: true,
+    }
+    this.#host.deliver(to.kind, to.id, to.key, d)
+  }
+
   #delivery(out: Outgoing, dl: number, reply: PendingAsk | undefined): Delivery {
     if (!this.#encode) return { handler: out.handler, body: out.msg, ct: undefined, md: out.md, dl, reply }
     const { ct, bytes } = encodeBody(
@@ -132,6 +168,7 @@ export class InlineRuntime implements LocalRuntime, ActorEnvironment {
   async stats(): Promise<LocalStats> {
     return {
       actors: this.#host.liveCount,
+      streams: 0,
       pendingAsks: this.#services.wheel.size,
       mailboxes: this.#host.depths(),
     }

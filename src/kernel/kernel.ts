@@ -23,6 +23,7 @@ import type {
   AskOptions,
   Metadata,
   SendOptions,
+  StreamOptions,
 } from '../actors/types.ts'
 import { DeadLetters, deadLetterOf, type DeadLetterListener } from '../mailbox/dead-letters.ts'
 import { AddressCache, type Address } from './address.ts'
@@ -32,6 +33,14 @@ import { resolveDefinition } from './definitions.ts'
 import { InlineRuntime } from './inline.ts'
 import type { EncodedMessage, LocalRuntime, Outgoing } from './local.ts'
 import { Remote, type RemoteHost } from './remote.ts'
+import { DEFAULT_STREAM_WINDOW, failedStream, StreamEnd, type Stream } from './stream.ts'
+import {
+  decodingSink,
+  DeferredSink,
+  encodingLink,
+  type EncodedStreamSink,
+  type StreamRequest,
+} from './stream-open.ts'
 import { Selector } from '../registry/selector.ts'
 import type { RegistryNode } from '../registry/registry.ts'
 import type { Envelope } from '../transport/transport.ts'
@@ -49,12 +58,17 @@ export interface KernelStats {
   workers: number
   kinds: string[]
   actors: number
+  /** Streams open through a thread hop or the transport. */
+  streams: number
   pendingAsks: number
   deadLetters: number
   mailboxes: { address: string; depth: number }[]
 }
 
 type State = 'running' | 'stopping' | 'stopped'
+
+/** Largest stream window a caller may ask for. */
+export const MAX_STREAM_WINDOW = 4_096
 
 /** The most `stop()` waits for stopped hooks after the drain. */
 export const STOP_HOOKS_TIMEOUT_MS = 5_000
@@ -176,6 +190,7 @@ export class Kernel implements Router, RemoteHost {
       workers: this.options.workers,
       kinds: this.kinds,
       actors: local.actors,
+      streams: local.streams + (this.#remote?.openStreams ?? 0),
       pendingAsks: local.pendingAsks,
       deadLetters: this.deadLetters.count,
       mailboxes: local.mailboxes.slice(0, 10),
@@ -334,6 +349,68 @@ export class Kernel implements Router, RemoteHost {
     if (signal?.aborted)
       return Promise.reject(new AbortedError(ErrorCode.ABORTED, `ask to ${to.key} aborted`))
     return this.#local.request(to, out, deadline, signal)
+  }
+
+  streamTo(to: Address, handler: string, options: StreamOptions | undefined): Stream<unknown, unknown> {
+    let req: StreamRequest
+    try {
+      const codec = this.codecs.get(options?.contentType)
+      const window = options?.window ?? DEFAULT_STREAM_WINDOW
+      if (!(Number.isInteger(window) && window > 0 && window <= MAX_STREAM_WINDOW)) {
+        throw new BadRequestError(
+          ErrorCode.BAD_REQUEST,
+          `window must be an integer from 1 to ${MAX_STREAM_WINDOW}`,
+        )
+      }
+      const dl =
+        options?.timeout === undefined && options?.deadline === undefined ? 0 : this.#deadline(options)
+      req = {
+        handler,
+        md: checkMetadata(options?.metadata),
+        ct: frameContentType(this.codecs, codec.contentType),
+        dl: dl < 0 ? this.clock.now() - dl : dl,
+        window,
+      }
+    } catch (err) {
+      return failedStream(MicaError.from(err))
+    }
+    const remote = this.#remote
+    if (remote === undefined || this.#state !== 'running') return this.#streamLocal(to, req)
+    let place: 'local' | RegistryNode | Promise<'local' | RegistryNode>
+    try {
+      place = remote.place(to)
+    } catch (err) {
+      return failedStream(MicaError.from(err))
+    }
+    if (place === 'local') return this.#streamLocal(to, req)
+    // elsewhere, or not known yet: the caller's end talks bytes to a target bound once placed
+    const codec = this.codecs.get(req.ct)
+    const deferred = new DeferredSink()
+    const caller = new StreamEnd(encodingLink(codec, deferred), req.window)
+    const back = decodingSink(codec, () => caller)
+    const bind = (p: 'local' | RegistryNode): void => {
+      if (p !== 'local') return deferred.bind(remote.openStream(to, p, req, back))
+      const refused = this.#refuse(to, handler)
+      if (refused !== undefined) caller.abort(refused.error, false)
+      else deferred.bind(this.#local.openStreamEncoded(to, req, back))
+    }
+    if (place instanceof Promise) place.then(bind, (err: unknown) => caller.abort(MicaError.from(err), false))
+    else bind(place)
+    return caller
+  }
+
+  #streamLocal(to: Address, req: StreamRequest): Stream<unknown, unknown> {
+    const refused = this.#refuse(to, req.handler)
+    if (refused !== undefined) return failedStream(refused.error)
+    return this.#local.openStream(to, req)
+  }
+
+  /** A stream opened by another node to an actor here. */
+  serveStream(to: Address, req: StreamRequest, toCaller: EncodedStreamSink): EncodedStreamSink {
+    const local: Address = to.node === undefined || to.node === this.nodeId ? to : { ...to, node: undefined }
+    const refused = this.#refuse(local, req.handler)
+    if (refused !== undefined) throw refused.error
+    return this.#local.openStreamEncoded(local, req, toCaller)
   }
 
   // ---- RemoteHost: envelopes from other nodes

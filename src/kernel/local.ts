@@ -15,6 +15,8 @@ import type {
 } from '../actors/types.ts'
 import type { DeadLetters } from '../mailbox/dead-letters.ts'
 import type { Address } from './address.ts'
+import type { StreamEnd } from './stream.ts'
+import type { EncodedStreamSink, StreamRequest } from './stream-open.ts'
 import type { DeadlineWheel } from './deadlines.ts'
 import type { Logger, ResolvedKernelOptions } from './options.ts'
 
@@ -42,6 +44,8 @@ export interface EncodedReply {
 
 export interface LocalStats {
   actors: number
+  /** Streams routed through this runtime's own tables (a thread hop) still open. */
+  streams: number
   pendingAsks: number
   mailboxes: { address: string; depth: number }[]
 }
@@ -58,6 +62,10 @@ export interface LocalRuntime {
   postEncoded(to: Address, msg: EncodedMessage): void
   /** An ask from another node; the reply comes back encoded. `deadline` is absolute. */
   requestEncoded(to: Address, msg: EncodedMessage, deadline: number): Promise<EncodedReply>
+  /** A stream from this thread to a local actor: the caller's end. */
+  openStream(to: Address, req: StreamRequest): StreamEnd
+  /** A stream from another node: its messages stay encoded up to the handler's thread. */
+  openStreamEncoded(to: Address, req: StreamRequest, toCaller: EncodedStreamSink): EncodedStreamSink
   drain(until: number): Promise<void>
   /** Stops every actor; turns still running at `until` are abandoned. */
   stop(until: number): Promise<void>

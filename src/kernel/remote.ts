@@ -20,6 +20,7 @@ import type { Selector } from '../registry/selector.ts'
 import type { Envelope, Peer, Transport } from '../transport/transport.ts'
 import { parseAddress, type Address } from './address.ts'
 import type { EncodedMessage, KernelServices } from './local.ts'
+import type { EncodedStreamSink, StreamRequest } from './stream-open.ts'
 import { PendingAsk } from './pending.ts'
 
 export interface RemoteOptions {
@@ -51,6 +52,41 @@ export interface RemoteHost extends KernelServices {
   ): Promise<Envelope | undefined>
   /** An ask whose placement moved to this node during a retry. */
   askHere(to: Address, msg: EncodedMessage, deadline: number): Promise<unknown>
+  /** A stream another node opened to an actor here; throws when it cannot be served. */
+  serveStream(to: Address, req: StreamRequest, toCaller: EncodedStreamSink): EncodedStreamSink
+}
+
+const NO_SINK: EncodedStreamSink = { data() {}, end() {}, cancel() {}, credit() {} }
+
+interface StreamRoute {
+  readonly peer: string
+  sink: EncodedStreamSink
+  /** Ends seen, both directions: at 2 the stream is over and its route is forgotten. */
+  ends: number
+}
+
+/** Stream envelopes to a peer; `ended` counts this side's end, `forget` drops the route. */
+function envelopeSink(
+  peer: () => Peer,
+  id: number,
+  ended: () => void,
+  forget: () => void,
+): EncodedStreamSink {
+  const send = (env: Envelope): void => {
+    if (!peer().send(env)) forget()
+  }
+  return {
+    data: (b) => send({ t: 'stream-data', id, b }),
+    end: () => {
+      send({ t: 'stream-end', id })
+      ended()
+    },
+    cancel: (e) => {
+      send({ t: 'stream-cancel', id, e })
+      forget()
+    },
+    credit: (n) => send({ t: 'stream-credit', id, n }),
+  }
 }
 
 /** An ask waiting for another node. */
@@ -84,6 +120,9 @@ export class Remote {
   /** Nodes hosting each kind, as last seen (our own registrations included at once). */
   readonly #nodes = new Map<string, RegistryNode[]>()
   readonly #hosted = new Map<string, Service>()
+  /** Streams this node opened (by id) and streams other nodes opened here (by `peer#id`). */
+  readonly #clientStreams = new Map<number, StreamRoute>()
+  readonly #serverStreams = new Map<string, StreamRoute>()
   #address = ''
   #nextId = 0
   #timer: TimerHandle | undefined
@@ -98,6 +137,11 @@ export class Remote {
 
   get address(): string {
     return this.#address
+  }
+
+  /** Streams open through this node's transport (both directions): for stats and leak checks. */
+  get openStreams(): number {
+    return this.#clientStreams.size + this.#serverStreams.size
   }
 
   async start(): Promise<void> {
@@ -198,6 +242,37 @@ export class Remote {
       pending.fail(new UnavailableError(ErrorCode.UNAVAILABLE, `cannot reach ${node.id} at ${node.address}`))
     }
     return pending.promise
+  }
+
+  /** Opens a stream to an actor on `node`; returns the way to the server, `toCaller` gets its answers. */
+  openStream(
+    to: Address,
+    node: RegistryNode,
+    req: StreamRequest,
+    toCaller: EncodedStreamSink,
+  ): EncodedStreamSink {
+    const sid = ++this.#nextId
+    const route: StreamRoute = { peer: node.address, sink: toCaller, ends: 0 }
+    this.#clientStreams.set(sid, route)
+    const open: Envelope = {
+      t: 'stream-open',
+      id: sid,
+      to: to.key,
+      from: this.#host.nodeId,
+      h: req.handler,
+      n: req.window,
+    }
+    if (req.dl !== 0) open.dl = req.dl
+    if (req.md !== undefined) open.md = req.md
+    if (req.ct !== null) open.ct = req.ct
+    const peer = (): Peer => this.#o.transport.connect(node.address)
+    const forget = (): void => void this.#clientStreams.delete(sid)
+    const sink = envelopeSink(peer, sid, () => ++route.ends === 2 && forget(), forget)
+    if (!this.#send(node, open)) {
+      this.#clientStreams.delete(sid)
+      toCaller.cancel(new UnavailableError(ErrorCode.UNAVAILABLE, `cannot reach ${node.id}`).toWire())
+    }
+    return sink
   }
 
   post(to: Address, node: RegistryNode, msg: EncodedMessage): boolean {
@@ -331,6 +406,34 @@ export class Remote {
       case 'send':
         this.#serve(env, peer)
         return
+      case 'stream-open':
+        this.#serveStream(env, peer)
+        return
+      case 'stream-data':
+      case 'stream-end':
+      case 'stream-cancel':
+      case 'stream-credit': {
+        // a connection we dialed carries our streams' answers; an inbound one, streams to our actors
+        const key = peer.inbound ? `${peer.address}#${env.id}` : env.id!
+        const route = peer.inbound
+          ? this.#serverStreams.get(key as string)
+          : this.#clientStreams.get(key as number)
+        if (route === undefined) return
+        if (env.t === 'stream-data') route.sink.data(env.b ?? EMPTY)
+        else if (env.t === 'stream-end') {
+          route.sink.end()
+          if (++route.ends === 2) {
+            if (peer.inbound) this.#serverStreams.delete(key as string)
+            else this.#clientStreams.delete(key as number)
+          }
+        } else if (env.t === 'stream-credit') route.sink.credit(env.n ?? 0)
+        else {
+          route.sink.cancel(env.e ?? new UnavailableError(ErrorCode.UNAVAILABLE, 'stream cancelled').toWire())
+          if (peer.inbound) this.#serverStreams.delete(key as string)
+          else this.#clientStreams.delete(key as number)
+        }
+        return
+      }
       default:
         this.#host.logger.warn(`unsupported frame ${env.t} from ${peer.address}`)
     }
@@ -367,7 +470,44 @@ export class Remote {
     )
   }
 
+  #serveStream(env: Envelope, peer: Peer): void {
+    const key = `${peer.address}#${env.id}`
+    const forget = (): void => void this.#serverStreams.delete(key)
+    const route: StreamRoute = { peer: peer.address, sink: NO_SINK, ends: 0 }
+    const back = envelopeSink(
+      () => peer,
+      env.id!,
+      () => ++route.ends === 2 && forget(),
+      forget,
+    )
+    try {
+      const to = parseAddress(env.to!)
+      const window = env.n ?? 0
+      if (!(Number.isInteger(window) && window > 0 && window <= 4_096)) {
+        throw new MicaError(400, ErrorCode.BAD_REQUEST, `bad stream window ${window}`)
+      }
+      const req: StreamRequest = { handler: env.h!, md: env.md, ct: env.ct ?? null, dl: env.dl ?? 0, window }
+      route.sink = this.#host.serveStream(to, req, back)
+      this.#serverStreams.set(key, route)
+    } catch (err) {
+      back.cancel(MicaError.from(err).toWire())
+    }
+  }
+
   #onPeerDown(peer: Peer, reason: MicaError): void {
+    const lost = new UnavailableError(
+      ErrorCode.CONNECTION_LOST,
+      `connection to ${peer.address} lost (${reason.detail})`,
+    )
+    for (const [key, s] of [...this.#clientStreams, ...this.#serverStreams] as [
+      number | string,
+      StreamRoute,
+    ][]) {
+      if (s.peer !== peer.address) continue
+      s.sink.cancel(lost.toWire())
+      if (typeof key === 'number') this.#clientStreams.delete(key)
+      else this.#serverStreams.delete(key)
+    }
     for (const p of [...this.#pending.values()]) {
       if (p.peer === peer.address) {
         p.fail(

@@ -17,6 +17,12 @@ import { PortChannel } from './channel.ts'
 import { DeadlineWheel } from './deadlines.ts'
 import { loadDefinition, moduleHref } from './definitions.ts'
 import {
+  F_STREAM_CANCEL,
+  F_STREAM_CREDIT,
+  F_STREAM_DATA,
+  F_STREAM_END,
+  F_STREAM_OPEN,
+  type StreamOpenFrame,
   F_ASK,
   F_CTRL,
   F_CTRL_REPLY,
@@ -29,6 +35,9 @@ import {
   type MessageFrame,
 } from './frames.ts'
 import { PendingAsk } from './pending.ts'
+import { failedStream, StreamEnd } from './stream.ts'
+import { dispatchStreamFrame, frameSink } from './stream-frames.ts'
+import { decodingSink, encodingLink, StreamReply, type EncodedStreamSink } from './stream-open.ts'
 import { Ref, type Router } from './ref.ts'
 import type { WorkerBootData } from './worker-entry.ts'
 
@@ -47,6 +56,7 @@ export class WorkerRuntime implements ActorEnvironment, Router {
   /** Kinds being imported; frames for them wait here in order. */
   readonly #loading = new Map<string, { frames: MessageFrame[]; done: Promise<void> }>()
   #nextId = 0
+  readonly #streams = new Map<number, { sink: EncodedStreamSink }>()
 
   constructor(data: WorkerBootData) {
     this.#data = data
@@ -93,6 +103,17 @@ export class WorkerRuntime implements ActorEnvironment, Router {
         case F_CTRL:
           this.#control(f)
           break
+        case F_STREAM_OPEN:
+          this.#openStream(f)
+          break
+        case F_STREAM_DATA:
+        case F_STREAM_END:
+        case F_STREAM_CANCEL:
+        case F_STREAM_CREDIT: {
+          const s = this.#streams.get(f[1])
+          if (s !== undefined) dispatchStreamFrame(f, s.sink)
+          break
+        }
       }
     }
   }
@@ -121,6 +142,43 @@ export class WorkerRuntime implements ActorEnvironment, Router {
       reply,
     }
     this.#host.deliver(addr.kind, addr.id, addr.key, d)
+  }
+
+  /** A stream to an actor here: its handler gets the server end; the turn lasts as long as it runs. */
+  #openStream(f: StreamOpenFrame): void {
+    const [, sid, to, h, dl, md, ct, window] = f
+    const codec = this.codecs.get(ct)
+    const server = new StreamEnd(
+      encodingLink(
+        codec,
+        frameSink((x) => this.#push(x), sid),
+      ),
+      window,
+    )
+    this.#streams.set(sid, { sink: decodingSink(codec, () => server) })
+    server.onClose = () => this.#streams.delete(sid)
+    const open = (): void => {
+      let addr: Address
+      try {
+        addr = this.#addresses.parse(to)
+      } catch (err) {
+        server.abort(MicaError.from(err))
+        return
+      }
+      const d: Delivery = {
+        handler: h,
+        body: server,
+        ct: undefined,
+        md: md ?? undefined,
+        dl,
+        reply: new StreamReply(server),
+        stream: true,
+      }
+      this.#host.deliver(addr.kind, addr.id, addr.key, d)
+    }
+    const loading = this.#loading.get(to.slice(0, to.indexOf('/')))
+    if (loading === undefined) open()
+    else loading.done.then(open, (err: unknown) => server.abort(MicaError.from(err)))
   }
 
   #control(f: ControlFrame): void {
@@ -248,6 +306,11 @@ export class WorkerRuntime implements ActorEnvironment, Router {
     const pending = this.#track(id, to.key, dl, options?.signal)
     this.#push(frame)
     return pending.promise
+  }
+
+  streamTo(to: Address): StreamEnd<unknown, unknown> {
+    const detail = `streams from actors on worker threads are not supported yet (to ${to.key})`
+    return failedStream(new UnavailableError(ErrorCode.UNAVAILABLE, detail))
   }
 
   ref(address: string): ActorRef {

@@ -13,6 +13,11 @@ import type { Address } from './address.ts'
 import { checkSize, encodeBody, frameContentType } from './body.ts'
 import { DeadlineEntry } from './deadlines.ts'
 import {
+  F_STREAM_CANCEL,
+  F_STREAM_CREDIT,
+  F_STREAM_DATA,
+  F_STREAM_END,
+  F_STREAM_OPEN,
   F_ASK,
   F_CTRL,
   F_CTRL_REPLY,
@@ -34,6 +39,9 @@ import type {
   Outgoing,
 } from './local.ts'
 import { PendingAsk } from './pending.ts'
+import { StreamEnd } from './stream.ts'
+import { dispatchStreamFrame, frameSink } from './stream-frames.ts'
+import { decodingSink, encodingLink, type EncodedStreamSink, type StreamRequest } from './stream-open.ts'
 import { WorkerPool } from './pool.ts'
 
 const CONTROL_TIMEOUT_MS = 60_000
@@ -143,6 +151,8 @@ export class WorkersRuntime implements LocalRuntime {
   readonly #services: KernelServices
   readonly #pool: WorkerPool
   readonly #waiting = new Map<number, Waiting>()
+  /** Open streams by id: where frames from the worker go. */
+  readonly #streams = new Map<number, { slot: number; sink: EncodedStreamSink; ends?: number }>()
   readonly #kinds: { kind: string; module: string }[] = []
   #nextId = 0
   #roundRobin = 0
@@ -271,6 +281,46 @@ export class WorkersRuntime implements LocalRuntime {
     return pending.promise as Promise<EncodedReply>
   }
 
+  openStream(to: Address, req: StreamRequest): StreamEnd {
+    const codec = this.codecs.get(req.ct)
+    const slot = this.#slotOf(to)
+    const sid = ++this.#nextId
+    const caller = new StreamEnd(
+      encodingLink(
+        codec,
+        frameSink((f) => this.postTo(slot, f), sid),
+      ),
+      req.window,
+    )
+    this.#streams.set(sid, { slot, sink: decodingSink(codec, () => caller) })
+    caller.onClose = () => this.#streams.delete(sid)
+    this.postTo(slot, [F_STREAM_OPEN, sid, to.key, req.handler, req.dl, req.md ?? null, req.ct, req.window])
+    return caller
+  }
+
+  openStreamEncoded(to: Address, req: StreamRequest, toCaller: EncodedStreamSink): EncodedStreamSink {
+    const slot = this.#slotOf(to)
+    const sid = ++this.#nextId
+    const route = { slot, sink: toCaller, ends: 0 }
+    this.#streams.set(sid, route)
+    this.postTo(slot, [F_STREAM_OPEN, sid, to.key, req.handler, req.dl, req.md ?? null, req.ct, req.window])
+    const toWorker = frameSink((f) => this.postTo(slot, f), sid)
+    // a bridge forgets its route once both sides ended or either cancelled
+    const ended = (): void => {
+      if (++route.ends === 2) this.#streams.delete(sid)
+    }
+    route.sink = {
+      ...toCaller,
+      end: () => (toCaller.end(), ended()),
+      cancel: (e) => (this.#streams.delete(sid), toCaller.cancel(e)),
+    }
+    return {
+      ...toWorker,
+      end: () => (toWorker.end(), ended()),
+      cancel: (e) => (this.#streams.delete(sid), toWorker.cancel(e)),
+    }
+  }
+
   async drain(until: number): Promise<void> {
     // repeat until a round in which no worker had anything running (work moves between workers)
     for (let round = 0; round < 100 && this.#services.clock.now() < until; round++) {
@@ -302,7 +352,12 @@ export class WorkersRuntime implements LocalRuntime {
 
   async stats(): Promise<LocalStats> {
     const all = await Promise.all(this.#slots().map((slot) => this.#control(slot, 'stats', null)))
-    const stats: LocalStats = { actors: 0, pendingAsks: this.#waiting.size, mailboxes: [] }
+    const stats: LocalStats = {
+      actors: 0,
+      streams: this.#streams.size,
+      pendingAsks: this.#waiting.size,
+      mailboxes: [],
+    }
     for (const s of all as { live: number; depths: { address: string; depth: number }[] }[]) {
       stats.actors += s.live
       stats.mailboxes.push(...s.depths)
@@ -387,6 +442,14 @@ export class WorkersRuntime implements LocalRuntime {
         case F_DEAD:
           this.#deadLetter(f)
           break
+        case F_STREAM_DATA:
+        case F_STREAM_END:
+        case F_STREAM_CANCEL:
+        case F_STREAM_CREDIT: {
+          const route = this.#streams.get(f[1])
+          if (route !== undefined && dispatchStreamFrame(f, route.sink)) this.#streams.delete(f[1])
+          break
+        }
         case F_CTRL:
           this.#controlFromWorker(slot, f)
           break
@@ -476,6 +539,11 @@ export class WorkersRuntime implements LocalRuntime {
   #onCrash(slot: number): void {
     this.#services.logger.warn(`worker ${slot} died; failing its asks and starting a replacement`)
     const crashed = new UnavailableError(ErrorCode.WORKER_CRASHED, `worker ${slot} crashed`)
+    for (const [sid, route] of this.#streams) {
+      if (route.slot !== slot) continue
+      this.#streams.delete(sid)
+      route.sink.cancel(crashed.toWire())
+    }
     for (const [id, w] of this.#waiting) {
       if (w.slot === slot) {
         this.#waiting.delete(id)
