@@ -1,5 +1,5 @@
 // The demo's actors. A module of definitions only: worker threads import it.
-import { defineActor, errors } from '../src/index.ts'
+import { defineActor, errors, type Stream } from '../src/index.ts'
 
 /** A keyed actor: one counter per id, on the node and worker its address hashes to. */
 export const counter = defineActor({
@@ -27,6 +27,16 @@ export const greeter = defineActor({
     hello(msg: { name: string }, ctx) {
       if (msg.name === '') throw errors.badRequest('name is required', ctx.self)
       return { greeting: `Hello ${msg.name}`, from: process.env.MICA_DEMO_NODE ?? `pid ${process.pid}` }
+    },
+  },
+})
+
+/** A streaming handler: shouts back every line it reads, until the caller ends its side. */
+export const shouter = defineActor({
+  kind: 'shouter',
+  handlers: {
+    async shout(stream: Stream<string, string>) {
+      for await (const line of stream) await stream.send(`${line.toUpperCase()}!`)
     },
   },
 })

@@ -3,7 +3,7 @@
 import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import { createKernel, loopbackNetwork, MicaError } from '../src/index.ts'
-import { counter } from './actors.ts'
+import { counter, type shouter } from './actors.ts'
 
 process.env.MICA_DEMO_NODE = 'node-a'
 const mdnsPort = 20_000 + Math.floor(Math.random() * 20_000) // a private mDNS port: no other demo hears us
@@ -42,6 +42,16 @@ try {
       detail: e.detail,
     })
   }
+
+  const stream = a.ref<typeof shouter>('shouter/demo').stream('shout', { window: 2 })
+  const shouted: string[] = []
+  const reading = (async () => {
+    for await (const line of stream) shouted.push(line)
+  })()
+  for (const line of ['one', 'two', 'three']) await stream.send(line)
+  stream.end()
+  await reading
+  console.log('a stream to node-b (window 2) ->', shouted)
 
   const ids = ['ada', 'bob', 'cyd', 'dan', 'eve', 'fay', 'gus', 'hal']
   for (const id of ids)

@@ -9,6 +9,7 @@ import { loopbackNetwork } from '../../src/kernel/network.ts'
 import { MdnsRegistry } from '../../src/registry/mdns.ts'
 import { captureLogger, eventually, rejection, sleep } from '../helpers/kernels.ts'
 import type { counter } from '../fixtures/actors.ts'
+import type { chat } from '../fixtures/streams.ts'
 
 const MDNS_PORT = 20_000 + Math.floor(Math.random() * 20_000)
 const children = new Set<ChildProcess>()
@@ -60,6 +61,20 @@ describe('nodes in separate processes (mDNS + TCP on loopback)', () => {
     for (let i = 0; i < 10; i++) ref.send('add', { by: 1 })
     await eventually(async () => (await ref.ask('get')) === 11)
     assert.equal(await a.ref('where/').ask('node'), 'b')
+    // a stream across processes, with a small window so credit flows both ways many times
+    const s = a.ref<typeof chat>('chat/p').stream('echo', { window: 4 })
+    const echoed: number[] = []
+    const reading = (async () => {
+      for await (const n of s) echoed.push(n)
+    })()
+    for (let i = 0; i < 100; i++) await s.send(i)
+    s.end()
+    await reading
+    await s.done
+    assert.deepEqual(
+      echoed,
+      Array.from({ length: 100 }, (_, i) => i * 2),
+    )
   })
 
   test('processes - SIGKILL mid-traffic: asks fail over or reject with 503 in their deadline, none hangs', async () => {
