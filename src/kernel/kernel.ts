@@ -66,6 +66,7 @@ export interface KernelStats {
 }
 
 type State = 'running' | 'stopping' | 'stopped'
+type Placement = RegistryNode | Promise<'local' | RegistryNode>
 
 /** Largest stream window a caller may ask for. */
 export const MAX_STREAM_WINDOW = 4_096
@@ -218,34 +219,40 @@ export class Kernel implements Router, RemoteHost {
 
   // ---- Router: refs end up here
 
-  sendTo(to: Address, handler: string, msg: unknown, options: SendOptions | undefined): void {
+  /** Where `to` lives when this node is on a network: undefined = here (also when single-node). */
+  #placement(to: Address): Placement | MicaError | undefined {
     const remote = this.#remote
-    if (remote !== undefined && this.#state === 'running') {
-      let place: 'local' | RegistryNode | Promise<'local' | RegistryNode>
-      try {
-        place = remote.place(to)
-      } catch (err) {
-        this.#unroutable(to, handler, msg, MicaError.from(err))
-        return
-      }
-      if (place instanceof Promise) {
-        const md = checkMetadata(options?.metadata)
-        const encoded = this.#encode(handler, msg, md, options?.contentType)
-        place.then(
-          (p) =>
-            p === 'local' ? this.#sendLocal(to, handler, msg, options) : this.#sendRemote(to, p, encoded),
-          (err: unknown) => this.#unroutable(to, handler, msg, MicaError.from(err)),
-        )
-        return
-      }
-      if (place !== 'local') {
-        this.#sendRemote(
-          to,
-          place,
-          this.#encode(handler, msg, checkMetadata(options?.metadata), options?.contentType),
-        )
-        return
-      }
+    if (remote === undefined || this.#state !== 'running') return undefined
+    try {
+      const place = remote.place(to)
+      return place === 'local' ? undefined : place
+    } catch (err) {
+      return MicaError.from(err)
+    }
+  }
+
+  sendTo(to: Address, handler: string, msg: unknown, options: SendOptions | undefined): void {
+    const place = this.#placement(to)
+    if (place instanceof MicaError) {
+      this.#unroutable(to, handler, msg, place)
+      return
+    }
+    if (place instanceof Promise) {
+      const encoded = this.#encode(handler, msg, checkMetadata(options?.metadata), options?.contentType)
+      place.then(
+        (p) =>
+          p === 'local' ? this.#sendLocal(to, handler, msg, options) : this.#sendRemote(to, p, encoded),
+        (err: unknown) => this.#unroutable(to, handler, msg, MicaError.from(err)),
+      )
+      return
+    }
+    if (place !== undefined) {
+      this.#sendRemote(
+        to,
+        place,
+        this.#encode(handler, msg, checkMetadata(options?.metadata), options?.contentType),
+      )
+      return
     }
     this.#sendLocal(to, handler, msg, options)
   }
@@ -291,23 +298,16 @@ export class Kernel implements Router, RemoteHost {
   }
 
   askTo(to: Address, handler: string, msg: unknown, options: AskOptions | undefined): Promise<unknown> {
-    const remote = this.#remote
-    if (remote !== undefined && this.#state === 'running') {
-      let place: 'local' | RegistryNode | Promise<'local' | RegistryNode>
-      try {
-        place = remote.place(to)
-      } catch (err) {
-        return Promise.reject(err)
-      }
-      if (place instanceof Promise) {
-        return place.then((p) =>
-          p === 'local'
-            ? this.#askLocal(to, handler, msg, options)
-            : this.#askRemote(to, p, handler, msg, options),
-        )
-      }
-      if (place !== 'local') return this.#askRemote(to, place, handler, msg, options)
+    const place = this.#placement(to)
+    if (place instanceof MicaError) return Promise.reject(place)
+    if (place instanceof Promise) {
+      return place.then((p) =>
+        p === 'local'
+          ? this.#askLocal(to, handler, msg, options)
+          : this.#askRemote(to, p, handler, msg, options),
+      )
     }
+    if (place !== undefined) return this.#askRemote(to, place, handler, msg, options)
     return this.#askLocal(to, handler, msg, options)
   }
 

@@ -13,6 +13,7 @@ import { DEFAULT_CHANNEL_LIMITS, type ChannelLimits } from './channel.ts'
 import type { Registry } from '../registry/registry.ts'
 import type { Selector } from '../registry/selector.ts'
 import type { Transport } from '../transport/transport.ts'
+import type { RemoteOptions } from './remote.ts'
 
 export interface Logger {
   debug(message: string, detail?: unknown): void
@@ -91,21 +92,8 @@ export interface ResolvedKernelOptions {
   workerResourceLimits: ResourceLimits | undefined
   clock: Clock
   logger: Logger
-  network:
-    | {
-        registry: Registry
-        transport: Transport
-        selector: Selector | undefined
-        listen: string
-        advertise: string | undefined
-        registerTtlMs: number
-        registerIntervalMs: number
-        retries: number
-        retryBackoffMs: number
-        version: string
-        metadata: Record<string, string>
-      }
-    | undefined
+  /** Discovery and transport, resolved; the kernel supplies a Selector when none was given. */
+  network: (Omit<RemoteOptions, 'selector'> & { selector: Selector | undefined }) | undefined
 }
 
 export function defaultLogger(): Logger {

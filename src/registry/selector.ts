@@ -13,21 +13,13 @@ import { BadRequestError, ErrorCode, UnavailableError } from '../errors.ts'
 import { random, rendezvous, type Strategy } from './strategy.ts'
 
 export { random, rendezvous, roundRobin, hash53, type Strategy } from './strategy.ts'
+import type { RegistryNode, Service as RegistryService } from './registry.ts'
 
 // Structural mirrors of the registry's value types (Go Micro's shape, only the fields selection
 // reads), so the registry's own records are accepted as they are.
-export interface Node {
-  id: string
-  address: string
-  metadata: Record<string, string>
-}
-
-export interface Service {
-  name: string
-  version: string
-  metadata: Record<string, string>
-  nodes: Node[]
-}
+/** A node and a service as the selector needs them: the registry's records (endpoints not needed). */
+export type Node = RegistryNode
+export type Service = Pick<RegistryService, 'name' | 'version' | 'metadata' | 'nodes'>
 
 /** Narrows services; returns new arrays and objects, never edits its input. */
 export type Filter = (services: readonly Service[]) => Service[]
