@@ -92,13 +92,16 @@ export async function concurrentThroughput(
   l: Limits,
 ): Promise<Throughput> {
   let issued = 0
+  // one flag for every loop: a loop that sees the deadline stops them all (a per-loop break would let
+  // the other loops run on until each happened to see a multiple of 1,024)
+  let late = false
   const start = now()
   const deadline = start + l.maxMs
   const loop = async (index: number): Promise<void> => {
-    while (issued < l.ops) {
+    while (!late && issued < l.ops) {
       issued++
       await op(index)
-      if ((issued & 1023) === 0 && now() >= deadline) break
+      if ((issued & 1023) === 0 && now() >= deadline) late = true
     }
   }
   await Promise.all(Array.from({ length: concurrency }, (_, i) => loop(i)))

@@ -26,6 +26,7 @@ export function machine(): { node: string; cpus: number; lines: string[] } {
 }
 
 export function fmt(value: number, unit: string): string {
+  if (Number.isNaN(value)) return 'n/a' // a figure that could not be measured
   if (!Number.isFinite(value)) return String(value)
   if (unit === '/s') return `${Math.round(value).toLocaleString('en-US')}/s`
   const digits = Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : 2
@@ -40,7 +41,7 @@ export function table(rows: readonly Row[]): string {
       r.figure,
       fmt(r.value, r.unit),
       r.baseline === undefined ? '' : `${r.baseline.name} ${fmt(r.baseline.value, r.unit)}`,
-      ratio === undefined ? '' : `${ratio.toFixed(2)}x`,
+      ratio === undefined ? '' : Number.isNaN(ratio) ? 'n/a' : `${ratio.toFixed(2)}x`,
       r.target?.text ?? '',
       r.target === undefined ? '' : r.target.met ? 'PASS' : 'MISS',
     ]

@@ -1,0 +1,53 @@
+/**
+ * Baseline: Moleculer 0.14 across two processes with its TCP transporter on loopback only
+ * (moleculer-tcp.ts): a broker here calls `bcounter.add` on a broker in a child process
+ * (bench/moleculer-node.ts), with the same plan as mica. Default serializer (JSON), no logger,
+ * metrics or tracing. Every call adds 1: at the end the far counter must equal the calls made.
+ */
+import type { AddressInfo } from 'node:net'
+import { ServiceBroker } from 'moleculer'
+import { measureCalls, type CallFigures, type CallPlan } from './calls.ts'
+import { freeTcpPort, startChild, stopChild, untilCallable, type Child } from './child.ts'
+import { verify } from './measure.ts'
+import { listenAddress, loopbackTcp, MOLECULER_HOST, type MoleculerNode } from './moleculer-tcp.ts'
+
+const NODE_FILE = new URL('../moleculer-node.ts', import.meta.url)
+
+export interface MoleculerRemoteFigures extends CallFigures {
+  /** How long until the first call answered (gossip discovery included). */
+  readonly foundMs: number
+}
+
+const onLoopback = (address: AddressInfo | string | null | undefined): boolean =>
+  typeof address === 'object' && address !== null && address.address === MOLECULER_HOST
+
+export async function moleculerRemote(plan: CallPlan): Promise<MoleculerRemoteFigures> {
+  const self: MoleculerNode = { nodeID: 'bench-moleculer-a', port: await freeTcpPort() }
+  const peer: MoleculerNode = { nodeID: 'bench-moleculer-b', port: await freeTcpPort() }
+  const transporter = loopbackTcp(self, [self, peer])
+  const broker = new ServiceBroker({
+    nodeID: self.nodeID,
+    logger: false,
+    metrics: false,
+    tracing: false,
+    transporter,
+  })
+  let child: Child<{ listen: AddressInfo | string | null }> | undefined
+  try {
+    await broker.start()
+    verify(onLoopback(listenAddress(transporter)), 'moleculer TCP server here is not on 127.0.0.1')
+    const env = { MICA_BENCH_MOLECULER: JSON.stringify({ self: peer, peer: self }) }
+    child = await startChild(NODE_FILE, env, 30_000)
+    verify(onLoopback(child.ready.listen), 'moleculer TCP server of the child is not on 127.0.0.1')
+    const msg = { by: 1 }
+    const add = (): Promise<number> => broker.call<number, { by: number }>('bcounter.add', msg)
+    const foundMs = await untilCallable(add, 15_000)
+    const figures = await measureCalls(add, add, plan)
+    const total = await broker.call<number>('bcounter.get')
+    verify(total === figures.calls + 1, `moleculer counter holds ${total} of ${figures.calls + 1} calls`)
+    return { ...figures, foundMs }
+  } finally {
+    await broker.stop()
+    if (child !== undefined) await stopChild(child.proc, 10_000)
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * bench:remote — how fast is a mica ask across two processes on loopback? Node A (this process,
+ * `workers: 0`) asks node B (a child process in its default configuration, actors on worker threads)
+ * over mDNS + TCP on 127.0.0.1; beside it in the same run, a raw length-prefixed TCP echo written with
+ * node:net and Moleculer 0.14's TCP transporter (loopback only) making the same call. Each goes
+ * through the same plan (bench/lib/calls.ts): 256 in flight (rate and latency) and 1 in flight.
+ * Prints the machine, a table with ratios and targets (PASS/MISS, never a failing exit for a miss),
+ * then one JSON line. `BENCH_SCALE=5 npm run bench:remote` runs longer.
+ */
+import type { CallPlan } from './lib/calls.ts'
+import { limits, now, SCALE } from './lib/measure.ts'
+import { askLikeFrame, rawTcpEcho } from './lib/raw-tcp.ts'
+import { micaRemote } from './lib/remote-mica.ts'
+import { moleculerRemote, type MoleculerRemoteFigures } from './lib/remote-moleculer.ts'
+import { remoteRows, type RemoteFigures } from './lib/remote-targets.ts'
+import { jsonLine, machine, table } from './lib/report.ts'
+
+/** Fresh processes warm up a second before they are measured; counts and times scale. */
+const PLAN: CallPlan = {
+  inFlight: 256,
+  warmMs: 1_000,
+  one: limits(300_000, 1_500),
+  many: limits(3_000_000, 1_500),
+}
+
+async function main(): Promise<void> {
+  const host = machine()
+  console.log(`bench:remote — scale ${SCALE} (BENCH_SCALE=5 npm run bench:remote runs it 5x longer)`)
+  for (const line of host.lines) console.log(line)
+  const t0 = now()
+  const step = (what: string): void => console.log(`... ${((now() - t0) / 1000).toFixed(1)} s: ${what}`)
+
+  step('mica: node A here (workers: 0), node B in a child process (default workers), mDNS + TCP')
+  const mica = await micaRemote(PLAN)
+  console.log(`    node B: ${mica.workers} workers; first ask answered after ${mica.foundMs} ms (discovery)`)
+
+  const frame = askLikeFrame()
+  step(`raw TCP echo: node:net, child process, ${frame.length}-byte msgpack frames`)
+  const raw = await rawTcpEcho(PLAN, frame)
+
+  step('moleculer 0.14: TCP transporter on 127.0.0.1, child process')
+  let moleculer: MoleculerRemoteFigures | undefined
+  let unavailable: string | undefined
+  try {
+    moleculer = await moleculerRemote(PLAN)
+    console.log(`    first call answered after ${moleculer.foundMs} ms (gossip discovery)`)
+  } catch (err) {
+    unavailable = 'moleculer TCP (unavailable)'
+    console.log(`    moleculer TCP unavailable: ${(err as Error).message}`)
+  }
+  step('done')
+
+  const m = moleculer
+  const figures: RemoteFigures & Record<string, number> = {
+    tcp_ask_256_per_s: mica.many.perS,
+    tcp_ask_256_p50_us: mica.many.p50Us,
+    tcp_ask_256_p99_us: mica.many.p99Us,
+    tcp_ask_1_per_s: mica.one.perS,
+    tcp_ask_1_p50_us: mica.one.p50Us,
+    tcp_ask_1_p99_us: mica.one.p99Us,
+    raw_tcp_256_per_s: raw.many.perS,
+    raw_tcp_256_p50_us: raw.many.p50Us,
+    raw_tcp_256_p99_us: raw.many.p99Us,
+    raw_tcp_1_per_s: raw.one.perS,
+    raw_tcp_1_p50_us: raw.one.p50Us,
+    raw_tcp_1_p99_us: raw.one.p99Us,
+    moleculer_tcp_256_per_s: m?.many.perS ?? NaN,
+    moleculer_tcp_256_p50_us: m?.many.p50Us ?? NaN,
+    moleculer_tcp_256_p99_us: m?.many.p99Us ?? NaN,
+    moleculer_tcp_1_per_s: m?.one.perS ?? NaN,
+    moleculer_tcp_1_p50_us: m?.one.p50Us ?? NaN,
+    moleculer_tcp_1_p99_us: m?.one.p99Us ?? NaN,
+    tcp_ask_256_vs_moleculer_ratio: mica.many.perS / (m?.many.perS ?? NaN),
+    tcp_ask_256_vs_raw_ratio: mica.many.perS / raw.many.perS,
+    tcp_ask_1_p50_vs_raw_ratio: mica.one.p50Us / raw.one.p50Us,
+    node_b_workers_count: mica.workers,
+    raw_frame_bytes: frame.length,
+    dead_letters_count: mica.deadLetters,
+  }
+  console.log('')
+  console.log(table(remoteRows(figures, PLAN.inFlight, unavailable)))
+  console.log('')
+  if (mica.deadLetters > 0) console.log(`warning: ${mica.deadLetters} dead letters on node A`)
+  console.log(jsonLine('remote', host.node, host.cpus, figures))
+}
+
+main().catch((err: unknown) => {
+  console.error(err)
+  process.exitCode = 1
+})
