@@ -31,7 +31,7 @@ import { checkMetadata, checkSize, frameContentType } from './body.ts'
 import { DeadlineWheel } from './deadlines.ts'
 import { resolveDefinition } from './definitions.ts'
 import { InlineRuntime } from './inline.ts'
-import type { EncodedMessage, LocalRuntime, Outgoing } from './local.ts'
+import type { EncodedMessage, EncodedReply, LocalRuntime, Outgoing } from './local.ts'
 import { Remote, type RemoteHost } from './remote.ts'
 import { DEFAULT_STREAM_WINDOW, failedStream, StreamEnd, type Stream } from './stream.ts'
 import {
@@ -43,7 +43,6 @@ import {
 } from './stream-open.ts'
 import { Selector } from '../registry/selector.ts'
 import type { RegistryNode } from '../registry/registry.ts'
-import type { Envelope } from '../transport/transport.ts'
 import {
   resolveKernelOptions,
   type KernelOptions,
@@ -420,7 +419,7 @@ export class Kernel implements Router, RemoteHost {
     msg: EncodedMessage,
     deadline: number,
     ask: boolean,
-  ): Promise<Envelope | undefined> {
+  ): Promise<EncodedReply | undefined> {
     const pinnedHere = to.node === undefined || to.node === this.nodeId
     const local: Address = pinnedHere ? to : { ...to, node: undefined }
     const refused = this.#refuse(local, msg.handler)
@@ -429,15 +428,12 @@ export class Kernel implements Router, RemoteHost {
       this.#local.postEncoded(local, msg)
       return undefined
     }
-    const reply = await this.#local.requestEncoded(local, msg, deadline)
-    const env: Envelope = { t: 'reply', b: reply.bytes }
-    if (reply.ct !== null) env.ct = reply.ct
-    return env
+    return this.#local.requestEncoded(local, msg, deadline)
   }
 
   async askHere(to: Address, msg: EncodedMessage, deadline: number): Promise<unknown> {
     const reply = await this.serveEncoded(to, msg, deadline, true)
-    return this.codecs.get(reply?.ct).decode(reply?.b ?? new Uint8Array(0))
+    return this.codecs.get(reply?.ct).decode(reply?.bytes ?? new Uint8Array(0))
   }
 
   // ---- KernelServices: actors' own traffic
