@@ -38,6 +38,7 @@ import {
   decodingSink,
   DeferredSink,
   encodingLink,
+  NO_SINK,
   type EncodedStreamSink,
   type StreamRequest,
 } from './stream-open.ts'
@@ -373,29 +374,64 @@ export class Kernel implements Router, RemoteHost {
     } catch (err) {
       return failedStream(MicaError.from(err))
     }
-    const remote = this.#remote
-    if (remote === undefined || this.#state !== 'running') return this.#streamLocal(to, req)
-    let place: 'local' | RegistryNode | Promise<'local' | RegistryNode>
-    try {
-      place = remote.place(to)
-    } catch (err) {
-      return failedStream(MicaError.from(err))
-    }
-    if (place === 'local') return this.#streamLocal(to, req)
-    // elsewhere, or not known yet: the caller's end talks bytes to a target bound once placed
+    const place = this.#placement(to)
+    if (place instanceof MicaError) return failedStream(place)
+    if (place === undefined) return this.#streamLocal(to, req)
+    // elsewhere, or not known yet: the caller's end talks bytes to the target once it is placed
     const codec = this.codecs.get(req.ct)
     const deferred = new DeferredSink()
     const caller = new StreamEnd(encodingLink(codec, deferred), req.window)
-    const back = decodingSink(codec, () => caller)
-    const bind = (p: 'local' | RegistryNode): void => {
-      if (p !== 'local') return deferred.bind(remote.openStream(to, p, req, back))
-      const refused = this.#refuse(to, handler)
-      if (refused !== undefined) caller.abort(refused.error, false)
-      else deferred.bind(this.#local.openStreamEncoded(to, req, back))
-    }
-    if (place instanceof Promise) place.then(bind, (err: unknown) => caller.abort(MicaError.from(err), false))
-    else bind(place)
+    deferred.bind(
+      this.#streamPlaced(
+        to,
+        req,
+        place,
+        decodingSink(codec, () => caller),
+      ),
+    )
     return caller
+  }
+
+  /**
+   * A stream whose caller talks bytes (an actor on a worker, or a placement still resolving): to an
+   * actor here, or to the node it lives on. Failures reach the caller through `toCaller.cancel`.
+   */
+  streamEncoded(to: string, req: StreamRequest, toCaller: EncodedStreamSink): EncodedStreamSink {
+    let address: Address
+    try {
+      address = this.#addresses.parse(to)
+    } catch (err) {
+      toCaller.cancel(MicaError.from(err).toWire())
+      return NO_SINK
+    }
+    const place = this.#placement(address)
+    if (place instanceof MicaError) {
+      toCaller.cancel(place.toWire())
+      return NO_SINK
+    }
+    return this.#streamPlaced(address, req, place, toCaller)
+  }
+
+  #streamPlaced(
+    to: Address,
+    req: StreamRequest,
+    place: Placement | undefined,
+    toCaller: EncodedStreamSink,
+  ): EncodedStreamSink {
+    const open = (p: 'local' | RegistryNode | undefined): EncodedStreamSink => {
+      if (p !== undefined && p !== 'local') return this.#remote!.openStream(to, p, req, toCaller)
+      const refused = this.#refuse(to, req.handler, true)
+      if (refused === undefined) return this.#local.openStreamEncoded(to, req, toCaller)
+      toCaller.cancel(refused.error.toWire())
+      return NO_SINK
+    }
+    if (!(place instanceof Promise)) return open(place)
+    const deferred = new DeferredSink()
+    place.then(
+      (p) => deferred.bind(open(p)),
+      (err: unknown) => toCaller.cancel(MicaError.from(err).toWire()),
+    )
+    return deferred
   }
 
   #streamLocal(to: Address, req: StreamRequest): Stream<unknown, unknown> {

@@ -85,4 +85,6 @@ export interface KernelServices {
   ask(to: string, handler: string, msg: unknown, options?: AskOptions): Promise<unknown>
   ref(address: string): ActorRef
   spawn(definition: AnyActorDefinition | string | URL, id?: string): Promise<ActorRef>
+  /** A stream opened by an actor on a worker: to a local actor or another node. */
+  streamEncoded(to: string, req: StreamRequest, toCaller: EncodedStreamSink): EncodedStreamSink
 }

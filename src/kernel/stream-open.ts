@@ -81,6 +81,9 @@ export function decodingSink(codec: Codec, end: () => StreamEnd | undefined): En
   }
 }
 
+/** A sink that drops everything: the stream failed before it had a target. */
+export const NO_SINK: EncodedStreamSink = { data() {}, end() {}, cancel() {}, credit() {} }
+
 /** A sink whose target is found later (placement waiting on discovery): calls wait, in order, until bound. */
 export class DeferredSink implements EncodedStreamSink {
   #target: EncodedStreamSink | undefined

@@ -9,7 +9,8 @@ import { CodecTable } from '../codec/table.ts'
 import { ActorHost } from '../actors/host.ts'
 import type { Delivery, Reply } from '../actors/delivery.ts'
 import type { ActorEnvironment } from '../actors/environment.ts'
-import type { ActorRef, AnyActorDefinition, AskOptions, SendOptions } from '../actors/types.ts'
+import type { ActorRef, AnyActorDefinition, AskOptions, SendOptions, StreamOptions } from '../actors/types.ts'
+import type { Codec } from '../codec/codec.ts'
 import type { DeadLetterReason } from '../mailbox/dead-letters.ts'
 import { AddressCache, type Address } from './address.ts'
 import { checkMetadata, encodeBody, frameContentType } from './body.ts'
@@ -35,7 +36,7 @@ import {
   type MessageFrame,
 } from './frames.ts'
 import { PendingAsk } from './pending.ts'
-import { failedStream, StreamEnd } from './stream.ts'
+import { DEFAULT_STREAM_WINDOW, failedStream, StreamEnd } from './stream.ts'
 import { dispatchStreamFrame, frameSink } from './stream-frames.ts'
 import { decodingSink, encodingLink, StreamReply, type EncodedStreamSink } from './stream-open.ts'
 import { Ref, type Router } from './ref.ts'
@@ -308,9 +309,44 @@ export class WorkerRuntime implements ActorEnvironment, Router {
     return pending.promise
   }
 
-  streamTo(to: Address): StreamEnd<unknown, unknown> {
-    const detail = `streams from actors on worker threads are not supported yet (to ${to.key})`
-    return failedStream(new UnavailableError(ErrorCode.UNAVAILABLE, detail))
+  /** A stream opened by an actor here: its id is negative (the main thread's own ids are positive). */
+  streamTo(to: Address, handler: string, options: StreamOptions | undefined): StreamEnd<unknown, unknown> {
+    let codec: Codec
+    let frame: StreamOpenFrame
+    const sid = -++this.#nextId
+    try {
+      codec = this.codecs.get(options?.contentType)
+      const window = options?.window ?? DEFAULT_STREAM_WINDOW
+      if (!(Number.isInteger(window) && window > 0 && window <= 4_096)) {
+        throw new MicaError(400, ErrorCode.BAD_REQUEST, 'window must be an integer from 1 to 4096')
+      }
+      const dl =
+        options?.deadline ?? (options?.timeout === undefined ? 0 : this.clock.now() + options.timeout)
+      const md = checkMetadata(options?.metadata) ?? null
+      frame = [
+        F_STREAM_OPEN,
+        sid,
+        addressText(to),
+        handler,
+        dl,
+        md,
+        frameContentType(this.codecs, codec.contentType),
+        window,
+      ]
+    } catch (err) {
+      return failedStream(MicaError.from(err))
+    }
+    const caller = new StreamEnd(
+      encodingLink(
+        codec,
+        frameSink((f) => this.#push(f), sid),
+      ),
+      frame[7],
+    )
+    this.#streams.set(sid, { sink: decodingSink(codec, () => caller) })
+    caller.onClose = () => this.#streams.delete(sid)
+    this.#push(frame)
+    return caller
   }
 
   ref(address: string): ActorRef {

@@ -18,6 +18,7 @@ import {
   F_STREAM_DATA,
   F_STREAM_END,
   F_STREAM_OPEN,
+  type StreamOpenFrame,
   F_ASK,
   F_CTRL,
   F_CTRL_REPLY,
@@ -41,7 +42,13 @@ import type {
 import { PendingAsk } from './pending.ts'
 import { StreamEnd } from './stream.ts'
 import { dispatchStreamFrame, frameSink } from './stream-frames.ts'
-import { decodingSink, encodingLink, type EncodedStreamSink, type StreamRequest } from './stream-open.ts'
+import {
+  decodingSink,
+  encodingLink,
+  NO_SINK,
+  type EncodedStreamSink,
+  type StreamRequest,
+} from './stream-open.ts'
 import { WorkerPool } from './pool.ts'
 
 const CONTROL_TIMEOUT_MS = 60_000
@@ -152,7 +159,7 @@ export class WorkersRuntime implements LocalRuntime {
   readonly #pool: WorkerPool
   readonly #waiting = new Map<number, Waiting>()
   /** Open streams by id: where frames from the worker go. */
-  readonly #streams = new Map<number, { slot: number; sink: EncodedStreamSink; ends?: number }>()
+  readonly #streams = new Map<number | string, { slot: number; sink: EncodedStreamSink; ends?: number }>()
   readonly #kinds: { kind: string; module: string }[] = []
   #nextId = 0
   #roundRobin = 0
@@ -321,6 +328,31 @@ export class WorkersRuntime implements LocalRuntime {
     }
   }
 
+  /** An actor on worker `slot` opened a stream: bridge its frames to wherever the target lives. */
+  #streamFromWorker(slot: number, f: StreamOpenFrame): void {
+    const [, sid, to, h, dl, md, ct, window] = f
+    const key = `${slot}:${sid}`
+    const route = { slot, sink: NO_SINK, ends: 0 }
+    const forget = (): void => void this.#streams.delete(key)
+    const toWorker = frameSink((x) => this.postTo(slot, x), sid)
+    const toCaller: EncodedStreamSink = {
+      ...toWorker,
+      end: () => (toWorker.end(), ++route.ends === 2 && forget()),
+      cancel: (e) => (forget(), toWorker.cancel(e)),
+    }
+    this.#streams.set(key, route)
+    const toServer = this.#services.streamEncoded(
+      to,
+      { handler: h, md: md ?? undefined, ct, dl, window },
+      toCaller,
+    )
+    route.sink = {
+      ...toServer,
+      end: () => (toServer.end(), ++route.ends === 2 && forget()),
+      cancel: (e) => (forget(), toServer.cancel(e)),
+    }
+  }
+
   async drain(until: number): Promise<void> {
     // repeat until a round in which no worker had anything running (work moves between workers)
     for (let round = 0; round < 100 && this.#services.clock.now() < until; round++) {
@@ -442,12 +474,17 @@ export class WorkersRuntime implements LocalRuntime {
         case F_DEAD:
           this.#deadLetter(f)
           break
+        case F_STREAM_OPEN:
+          this.#streamFromWorker(slot, f)
+          break
         case F_STREAM_DATA:
         case F_STREAM_END:
         case F_STREAM_CANCEL:
         case F_STREAM_CREDIT: {
-          const route = this.#streams.get(f[1])
-          if (route !== undefined && dispatchStreamFrame(f, route.sink)) this.#streams.delete(f[1])
+          // negative ids: streams an actor on this worker opened (keyed by worker, ids are per worker)
+          const key = f[1] < 0 ? `${slot}:${f[1]}` : f[1]
+          const route = this.#streams.get(key)
+          if (route !== undefined && dispatchStreamFrame(f, route.sink)) this.#streams.delete(key)
           break
         }
         case F_CTRL:

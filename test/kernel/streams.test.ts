@@ -2,7 +2,7 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { eventually, MODES, rejection, sleep, withKernel } from '../helpers/kernels.ts'
 import { withCluster, type TransportKind } from '../helpers/cluster.ts'
-import { chat } from '../fixtures/streams.ts'
+import { chat, relay } from '../fixtures/streams.ts'
 import type { Kernel } from '../../src/kernel/kernel.ts'
 import type { ActorRef } from '../../src/actors/types.ts'
 
@@ -93,6 +93,17 @@ function streamTests(
 
 for (const mode of MODES) {
   describe(`streams (${mode.name})`, () => {
+    test('streams - an actor opens a stream from its handler', () =>
+      withKernel(mode, async (kernel) => {
+        await kernel.register(chat)
+        const r = await kernel.spawn(relay, 'r')
+        assert.deepEqual(
+          await r.ask('viaStream', { to: 'chat/y', n: 20 }),
+          Array.from({ length: 20 }, (_, i) => (i + 1) * 2),
+        )
+        await eventually(async () => (await kernel.stats()).streams === 0)
+      }))
+
     streamTests((fn) =>
       withKernel(mode, async (kernel) => {
         await kernel.register(chat)
@@ -105,6 +116,20 @@ for (const mode of MODES) {
 
 for (const transport of ['memory', 'tcp'] as TransportKind[]) {
   describe(`streams across nodes (${transport})`, () => {
+    test('streams - an actor on a worker streams to an actor on another node', () =>
+      withCluster(transport, async (c) => {
+        const a = await c.node('a')
+        const b = await c.node('b', { workers: 2 })
+        await a.register(chat)
+        await b.register(relay)
+        const got = await a.ref<typeof relay>('relay/r').ask('viaStream', { to: 'chat/z', n: 30 })
+        assert.deepEqual(
+          got,
+          Array.from({ length: 30 }, (_, i) => (i + 1) * 2),
+        )
+        await eventually(async () => (await a.stats()).streams === 0 && (await b.stats()).streams === 0)
+      }))
+
     streamTests((fn) =>
       withCluster(transport, async (c) => {
         const a = await c.node('a')
