@@ -1,5 +1,6 @@
 /**
- * The write side of one peer: frames queued in the same tick leave in one socket write (one buffer
+ * The write side of one peer: frames queued in the same tick leave together, one socket write per
+ * EARLY_FLUSH_FRAMES frames and one for the rest at the end of the tick (one buffer
  * holding every length prefix and body, built at the end of the turn, as the thread hop batches in
  * kernel/channel.ts), with back-pressure:
  * - while the socket is not writable (dialing, reconnecting, or its last write returned false and
@@ -15,6 +16,13 @@ export interface OutboxSink {
   write(data: Uint8Array): boolean
   readonly writableLength: number
 }
+
+/**
+ * Frames after which a batch is written at once instead of at the end of the tick: with one batch per
+ * tick, two nodes fell into lock-step (each idle while the other worked); writing every 32 frames lets
+ * them overlap (bench:remote, 256 in flight: about 85k -> 112k asks/s on 2 cores).
+ */
+export const EARLY_FLUSH_FRAMES = 32
 
 export class Outbox {
   readonly #limit: number
@@ -46,7 +54,11 @@ export class Outbox {
     if (this.queuedBytes + size > this.#limit) return false
     this.#bodies.push(body)
     this.#bytes += size
-    this.#schedule()
+    // a long batch leaves early, so the far side starts on it while this side builds the rest
+    if (this.#bodies.length >= EARLY_FLUSH_FRAMES && this.#sink !== null && !this.#blocked) {
+      this.#cancel()
+      this.#flush()
+    } else this.#schedule()
     return true
   }
 
