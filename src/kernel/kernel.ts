@@ -33,15 +33,9 @@ import { resolveDefinition } from './definitions.ts'
 import { InlineRuntime } from './inline.ts'
 import type { EncodedMessage, EncodedReply, LocalRuntime, Outgoing } from './local.ts'
 import { Remote, type RemoteHost } from './remote.ts'
-import { DEFAULT_STREAM_WINDOW, failedStream, StreamEnd, type Stream } from './stream.ts'
-import {
-  decodingSink,
-  DeferredSink,
-  encodingLink,
-  NO_SINK,
-  type EncodedStreamSink,
-  type StreamRequest,
-} from './stream-open.ts'
+import { StreamRouter } from './stream-router.ts'
+import type { Stream } from './stream.ts'
+import type { EncodedStreamSink, StreamRequest } from './stream-open.ts'
 import { Selector } from '../registry/selector.ts'
 import type { RegistryNode } from '../registry/registry.ts'
 import {
@@ -68,9 +62,6 @@ export interface KernelStats {
 type State = 'running' | 'stopping' | 'stopped'
 type Placement = RegistryNode | Promise<'local' | RegistryNode>
 
-/** Largest stream window a caller may ask for. */
-export const MAX_STREAM_WINDOW = 4_096
-
 /** The most `stop()` waits for stopped hooks after the drain. */
 export const STOP_HOOKS_TIMEOUT_MS = 5_000
 
@@ -84,6 +75,7 @@ export class Kernel implements Router, RemoteHost {
   readonly logger: Logger
   readonly #local: LocalRuntime
   readonly #remote: Remote | undefined
+  readonly #streams: StreamRouter
   readonly #kinds = new Map<string, KindEntry>()
   readonly #registering = new Map<string, Promise<KindEntry>>()
   readonly #addresses = new AddressCache()
@@ -104,6 +96,16 @@ export class Kernel implements Router, RemoteHost {
       net === undefined
         ? undefined
         : new Remote(this, { ...net, selector: net.selector ?? new Selector({ clock: this.clock }) })
+    this.#streams = new StreamRouter({
+      codecs: this.codecs,
+      clock: this.clock,
+      local: this.#local,
+      remote: this.#remote,
+      placement: (to) => this.#placement(to),
+      refused: (to, handler, fromActor) => this.#refuse(to, handler, fromActor)?.error,
+      parse: (to) => this.#addresses.parse(to),
+      deadline: (options) => this.#deadline(options),
+    })
   }
 
   /** Starts the worker pool (when there is one), then the transport and registry (when configured). */
@@ -352,100 +354,17 @@ export class Kernel implements Router, RemoteHost {
   }
 
   streamTo(to: Address, handler: string, options: StreamOptions | undefined): Stream<unknown, unknown> {
-    let req: StreamRequest
-    try {
-      const codec = this.codecs.get(options?.contentType)
-      const window = options?.window ?? DEFAULT_STREAM_WINDOW
-      if (!(Number.isInteger(window) && window > 0 && window <= MAX_STREAM_WINDOW)) {
-        throw new BadRequestError(
-          ErrorCode.BAD_REQUEST,
-          `window must be an integer from 1 to ${MAX_STREAM_WINDOW}`,
-        )
-      }
-      const dl =
-        options?.timeout === undefined && options?.deadline === undefined ? 0 : this.#deadline(options)
-      req = {
-        handler,
-        md: checkMetadata(options?.metadata),
-        ct: frameContentType(this.codecs, codec.contentType),
-        dl: dl < 0 ? this.clock.now() - dl : dl,
-        window,
-      }
-    } catch (err) {
-      return failedStream(MicaError.from(err))
-    }
-    const place = this.#placement(to)
-    if (place instanceof MicaError) return failedStream(place)
-    if (place === undefined) return this.#streamLocal(to, req)
-    // elsewhere, or not known yet: the caller's end talks bytes to the target once it is placed
-    const codec = this.codecs.get(req.ct)
-    const deferred = new DeferredSink()
-    const caller = new StreamEnd(encodingLink(codec, deferred), req.window)
-    deferred.bind(
-      this.#streamPlaced(
-        to,
-        req,
-        place,
-        decodingSink(codec, () => caller),
-      ),
-    )
-    return caller
+    return this.#streams.open(to, handler, options)
   }
 
-  /**
-   * A stream whose caller talks bytes (an actor on a worker, or a placement still resolving): to an
-   * actor here, or to the node it lives on. Failures reach the caller through `toCaller.cancel`.
-   */
+  /** A stream opened by an actor on a worker (its messages stay bytes): see StreamRouter. */
   streamEncoded(to: string, req: StreamRequest, toCaller: EncodedStreamSink): EncodedStreamSink {
-    let address: Address
-    try {
-      address = this.#addresses.parse(to)
-    } catch (err) {
-      toCaller.cancel(MicaError.from(err).toWire())
-      return NO_SINK
-    }
-    const place = this.#placement(address)
-    if (place instanceof MicaError) {
-      toCaller.cancel(place.toWire())
-      return NO_SINK
-    }
-    return this.#streamPlaced(address, req, place, toCaller)
-  }
-
-  #streamPlaced(
-    to: Address,
-    req: StreamRequest,
-    place: Placement | undefined,
-    toCaller: EncodedStreamSink,
-  ): EncodedStreamSink {
-    const open = (p: 'local' | RegistryNode | undefined): EncodedStreamSink => {
-      if (p !== undefined && p !== 'local') return this.#remote!.openStream(to, p, req, toCaller)
-      const refused = this.#refuse(to, req.handler, true)
-      if (refused === undefined) return this.#local.openStreamEncoded(to, req, toCaller)
-      toCaller.cancel(refused.error.toWire())
-      return NO_SINK
-    }
-    if (!(place instanceof Promise)) return open(place)
-    const deferred = new DeferredSink()
-    place.then(
-      (p) => deferred.bind(open(p)),
-      (err: unknown) => toCaller.cancel(MicaError.from(err).toWire()),
-    )
-    return deferred
-  }
-
-  #streamLocal(to: Address, req: StreamRequest): Stream<unknown, unknown> {
-    const refused = this.#refuse(to, req.handler)
-    if (refused !== undefined) return failedStream(refused.error)
-    return this.#local.openStream(to, req)
+    return this.#streams.encoded(to, req, toCaller)
   }
 
   /** A stream opened by another node to an actor here. */
   serveStream(to: Address, req: StreamRequest, toCaller: EncodedStreamSink): EncodedStreamSink {
-    const local: Address = to.node === undefined || to.node === this.nodeId ? to : { ...to, node: undefined }
-    const refused = this.#refuse(local, req.handler)
-    if (refused !== undefined) throw refused.error
-    return this.#local.openStreamEncoded(local, req, toCaller)
+    return this.#streams.serve(to, req, toCaller, this.nodeId)
   }
 
   // ---- RemoteHost: envelopes from other nodes

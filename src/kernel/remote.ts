@@ -12,13 +12,15 @@
  * selector so the next calls go elsewhere.
  */
 import { networkInterfaces } from 'node:os'
-import { ErrorCode, MicaError, NotFoundError, TimeoutError, UnavailableError } from '../errors.ts'
+import { ErrorCode, MicaError, TimeoutError, UnavailableError } from '../errors.ts'
 import type { TimerHandle } from '../clock.ts'
 import type { ActorDefinition } from '../actors/types.ts'
-import type { Registry, RegistryNode, Service, Watcher } from '../registry/registry.ts'
+import type { Registry, RegistryNode, Service } from '../registry/registry.ts'
 import type { Selector } from '../registry/selector.ts'
 import type { Envelope, Peer, Transport } from '../transport/transport.ts'
 import { parseAddress, type Address } from './address.ts'
+import { Placement, type Where } from './placement.ts'
+import { MAX_STREAM_WINDOW } from './stream-router.ts'
 import type { EncodedMessage, EncodedReply, KernelServices } from './local.ts'
 import type { EncodedStreamSink, StreamRequest } from './stream-open.ts'
 import { PendingAsk } from './pending.ts'
@@ -117,25 +119,28 @@ export class Remote {
   readonly #host: RemoteHost
   readonly #o: RemoteOptions
   readonly #pending = new Map<number, RemoteAsk>()
-  /** Nodes hosting each kind, as last seen (our own registrations included at once). */
-  readonly #nodes = new Map<string, RegistryNode[]>()
   readonly #hosted = new Map<string, Service>()
-  /** Keyed placements while membership holds (`#epoch` moves on any change of nodes or mark-down). */
-  readonly #placements = new Map<string, { where: 'local' | RegistryNode; epoch: number; until: number }>()
-  #epoch = 0
   /** Streams this node opened (by id) and streams other nodes opened here (by `peer#id`). */
   readonly #clientStreams = new Map<number, StreamRoute>()
   readonly #serverStreams = new Map<string, StreamRoute>()
   #address = ''
   #nextId = 0
   #timer: TimerHandle | undefined
-  #watcher: Watcher | undefined
+  readonly #placement: Placement
   #unsubscribe: (() => void)[] = []
   #stopped = false
 
   constructor(host: RemoteHost, options: RemoteOptions) {
     this.#host = host
     this.#o = options
+    this.#placement = new Placement({
+      nodeId: host.nodeId,
+      registry: options.registry,
+      selector: options.selector,
+      clock: host.clock,
+      logger: host.logger,
+      own: (kind) => this.#hosted.get(kind)?.nodes,
+    })
   }
 
   get address(): string {
@@ -155,7 +160,7 @@ export class Remote {
       this.#o.transport.onPeerDown((peer, reason) => this.#onPeerDown(peer, reason)),
     )
     await this.#o.registry.start()
-    this.#watch()
+    this.#placement.watch()
     this.#scheduleReregister()
   }
 
@@ -169,20 +174,13 @@ export class Remote {
       nodes: [{ id: this.#host.nodeId, address: this.#address, metadata: { ...this.#o.metadata } }],
     }
     this.#hosted.set(def.kind, record)
-    this.#merge(def.kind, record.nodes)
+    this.#placement.merge(def.kind, record.nodes)
     await this.#o.registry.register(record, { ttlMs: this.#o.registerTtlMs })
   }
 
-  /**
-   * Where `to` lives: 'local', a remote node, or a promise of either when this node has not seen the
-   * kind yet. Keyed actors go by rendezvous over every node hosting the kind; a stateless kind hosted
-   * here is served here.
-   */
-  place(to: Address): 'local' | RegistryNode | Promise<'local' | RegistryNode> {
-    if (to.node !== undefined) return to.node === this.#host.nodeId ? 'local' : this.#pinned(to)
-    const nodes = this.#nodes.get(to.kind)
-    if (nodes === undefined) return this.#lookup(to.kind).then(() => this.#choose(to))
-    return this.#choose(to)
+  /** Where `to` lives: 'local', a remote node, or a promise of either (see Placement). */
+  place(to: Address): Where | Promise<Where> {
+    return this.#placement.place(to)
   }
 
   /**
@@ -214,7 +212,7 @@ export class Remote {
           throw error
         }
         const nodeGone = error.code === ErrorCode.UNAVAILABLE || error.code === ErrorCode.KERNEL_STOPPED
-        if (nodeGone) this.#markDown(node.id)
+        if (nodeGone) this.#placement.markDown(node.id)
         await new Promise<void>((resolve) => clock.setTimeout(resolve, backoff))
         backoff *= 2
         const next = await this.place(to)
@@ -240,7 +238,7 @@ export class Remote {
     if (msg.ct !== null) env.ct = msg.ct
     env.b = msg.bytes
     if (this.#send(node, env)) {
-      this.#o.selector.markUp(node.id)
+      this.#placement.markUp(node.id)
     } else {
       pending.fail(new UnavailableError(ErrorCode.UNAVAILABLE, `cannot reach ${node.id} at ${node.address}`))
     }
@@ -291,7 +289,7 @@ export class Remote {
     if (this.#stopped) return
     this.#stopped = true
     this.#timer?.cancel()
-    this.#watcher?.stop()
+    this.#placement.stop()
     await Promise.all(
       [...this.#hosted.values()].map((s) => this.#o.registry.deregister(s).catch(() => undefined)),
     )
@@ -307,85 +305,6 @@ export class Remote {
     await this.#o.transport.stop()
   }
 
-  // ---- placement
-
-  #choose(to: Address): 'local' | RegistryNode {
-    if (to.id === '') return this.#select(to)
-    // a keyed placement holds while membership holds: cache it (rendezvous over every node per ask
-    // was a tenth of a caller's time); any change of nodes or a mark-down moves the epoch
-    const now = this.#host.clock.now()
-    const cached = this.#placements.get(to.key)
-    if (cached !== undefined && cached.epoch === this.#epoch && cached.until > now) return cached.where
-    const where = this.#select(to)
-    if (this.#placements.size >= MAX_CACHED_PLACEMENTS) this.#placements.clear()
-    this.#placements.set(to.key, { where, epoch: this.#epoch, until: now + PLACEMENT_CACHE_MS })
-    return where
-  }
-
-  #select(to: Address): 'local' | RegistryNode {
-    const nodes = this.#nodes.get(to.kind) ?? []
-    const self = this.#host.nodeId
-    if (to.id === '' && this.#hosted.has(to.kind)) return 'local'
-    if (nodes.length === 0) {
-      if (this.#hosted.has(to.kind)) return 'local'
-      throw new NotFoundError(ErrorCode.KIND_NOT_FOUND, `no node hosts kind ${to.kind}`)
-    }
-    const service: Service = { name: to.kind, version: '', metadata: {}, endpoints: [], nodes }
-    const node = this.#o.selector.select([service], to.id === '' ? {} : { key: to.key })
-    return node.id === self ? 'local' : node
-  }
-
-  async #pinned(to: Address): Promise<'local' | RegistryNode> {
-    const find = () => this.#nodes.get(to.kind)?.find((n) => n.id === to.node)
-    const node = find() ?? (await this.#lookup(to.kind), find())
-    if (node === undefined)
-      throw new NotFoundError(ErrorCode.KIND_NOT_FOUND, `node ${to.node} does not host ${to.kind}`)
-    return node
-  }
-
-  async #lookup(kind: string): Promise<void> {
-    const services = await this.#o.registry.getService(kind)
-    const nodes = services.flatMap((s) => s.nodes)
-    const own = this.#hosted.get(kind)?.nodes ?? []
-    this.#setNodes(kind, dedupe([...own, ...nodes]))
-  }
-
-  #merge(kind: string, nodes: RegistryNode[]): void {
-    this.#setNodes(kind, dedupe([...(this.#nodes.get(kind) ?? []), ...nodes]))
-  }
-
-  #setNodes(kind: string, nodes: RegistryNode[]): void {
-    this.#nodes.set(kind, nodes)
-    this.#epoch++
-  }
-
-  #markDown(nodeId: string): void {
-    this.#o.selector.markDown(nodeId)
-    this.#epoch++
-  }
-
-  #watch(): void {
-    const watcher = this.#o.registry.watch()
-    this.#watcher = watcher
-    void (async () => {
-      try {
-        for await (const event of watcher) {
-          const kind = event.service.name
-          if (event.action === 'delete') {
-            const gone = new Set(event.service.nodes.map((n) => n.id))
-            const own = this.#hosted.has(kind) ? this.#host.nodeId : undefined
-            const left = (this.#nodes.get(kind) ?? []).filter((n) => !gone.has(n.id) || n.id === own)
-            this.#setNodes(kind, left)
-          } else {
-            this.#merge(kind, event.service.nodes)
-          }
-        }
-      } catch (err) {
-        if (!this.#stopped) this.#host.logger.warn('registry watch ended', (err as Error).message)
-      }
-    })()
-  }
-
   #scheduleReregister(): void {
     this.#timer = this.#host.clock.setTimeout(() => {
       if (this.#stopped) return
@@ -395,7 +314,7 @@ export class Remote {
         })
       }
       // known kinds are looked up again too, so nodes that vanished without a goodbye drop out
-      for (const kind of this.#nodes.keys()) void this.#lookup(kind).catch(() => undefined)
+      for (const kind of this.#placement.kinds()) void this.#placement.lookup(kind).catch(() => undefined)
       this.#scheduleReregister()
     }, this.#o.registerIntervalMs)
   }
@@ -510,7 +429,7 @@ export class Remote {
     try {
       const to = parseAddress(env.to!)
       const window = env.n ?? 0
-      if (!(Number.isInteger(window) && window > 0 && window <= 4_096)) {
+      if (!(Number.isInteger(window) && window > 0 && window <= MAX_STREAM_WINDOW)) {
         throw new MicaError(400, ErrorCode.BAD_REQUEST, `bad stream window ${window}`)
       }
       const req: StreamRequest = { handler: env.h!, md: env.md, ct: env.ct ?? null, dl: env.dl ?? 0, window }
@@ -545,16 +464,11 @@ export class Remote {
         )
       }
     }
-    for (const nodes of this.#nodes.values()) {
-      for (const n of nodes) if (n.address === peer.address) this.#markDown(n.id)
-    }
+    this.#placement.markDownAddress(peer.address)
   }
 }
 
 const EMPTY = new Uint8Array(0)
-/** A cached keyed placement is re-checked after this long even when nothing moved (a node's mark-down ended). */
-const PLACEMENT_CACHE_MS = 1_000
-const MAX_CACHED_PLACEMENTS = 100_000
 
 function replyEnvelope(id: number, reply: EncodedReply): Envelope {
   return reply.ct === null
@@ -564,12 +478,6 @@ function replyEnvelope(id: number, reply: EncodedReply): Envelope {
 
 export function errorEnvelope(id: number, error: MicaError): Envelope {
   return { t: 'error', id, e: error.toWire() }
-}
-
-function dedupe(nodes: RegistryNode[]): RegistryNode[] {
-  const byId = new Map<string, RegistryNode>()
-  for (const n of nodes) byId.set(n.id, n)
-  return [...byId.values()]
 }
 
 /** A wildcard bind (`0.0.0.0:port`) is not dialable elsewhere: advertise this host's first external IPv4. */

@@ -37,6 +37,7 @@ import {
 } from './frames.ts'
 import { PendingAsk } from './pending.ts'
 import { DEFAULT_STREAM_WINDOW, failedStream, StreamEnd } from './stream.ts'
+import { MAX_STREAM_WINDOW } from './stream-router.ts'
 import { dispatchStreamFrame, frameSink } from './stream-frames.ts'
 import { decodingSink, encodingLink, StreamReply, type EncodedStreamSink } from './stream-open.ts'
 import { Ref, type Router } from './ref.ts'
@@ -317,8 +318,12 @@ export class WorkerRuntime implements ActorEnvironment, Router {
     try {
       codec = this.codecs.get(options?.contentType)
       const window = options?.window ?? DEFAULT_STREAM_WINDOW
-      if (!(Number.isInteger(window) && window > 0 && window <= 4_096)) {
-        throw new MicaError(400, ErrorCode.BAD_REQUEST, 'window must be an integer from 1 to 4096')
+      if (!(Number.isInteger(window) && window > 0 && window <= MAX_STREAM_WINDOW)) {
+        throw new MicaError(
+          400,
+          ErrorCode.BAD_REQUEST,
+          `window must be an integer from 1 to ${MAX_STREAM_WINDOW}`,
+        )
       }
       const dl =
         options?.deadline ?? (options?.timeout === undefined ? 0 : this.clock.now() + options.timeout)

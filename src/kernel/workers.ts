@@ -11,14 +11,12 @@ import type { ActorDefinition } from '../actors/types.ts'
 import { deadLetterOf, type DeadLetterReason } from '../mailbox/dead-letters.ts'
 import type { Address } from './address.ts'
 import { checkSize, encodeBody, frameContentType } from './body.ts'
-import { DeadlineEntry } from './deadlines.ts'
 import {
   F_STREAM_CANCEL,
   F_STREAM_CREDIT,
   F_STREAM_DATA,
   F_STREAM_END,
   F_STREAM_OPEN,
-  type StreamOpenFrame,
   F_ASK,
   F_CTRL,
   F_CTRL_REPLY,
@@ -39,127 +37,20 @@ import type {
   LocalStats,
   Outgoing,
 } from './local.ts'
-import { PendingAsk } from './pending.ts'
-import { StreamEnd } from './stream.ts'
-import { dispatchStreamFrame, frameSink } from './stream-frames.ts'
-import {
-  decodingSink,
-  encodingLink,
-  NO_SINK,
-  type EncodedStreamSink,
-  type StreamRequest,
-} from './stream-open.ts'
+import type { StreamEnd } from './stream.ts'
+import type { EncodedStreamSink, StreamRequest } from './stream-open.ts'
 import { WorkerPool } from './pool.ts'
+import { MainAsk, Relay, type AskTable, type Waiting } from './worker-asks.ts'
+import { WorkerStreams } from './worker-streams.ts'
 
 const CONTROL_TIMEOUT_MS = 60_000
 
-/** Something waiting for an answer from a worker. */
-interface Waiting {
-  /** The worker that must answer. */
-  readonly slot: number
-  onReply(bytes: Uint8Array, ct: string | null): void
-  onError(error: MicaError): void
-  onControl(ok: boolean, payload: unknown): void
-}
-
-/** An ask made on the main thread, waiting for worker `slot`: decodes the reply here. */
-class MainAsk extends PendingAsk implements Waiting {
-  readonly slot: number
-  readonly #runtime: WorkersRuntime
-  /** Resolve with the reply still encoded (an ask from another node: its reply goes back as bytes). */
-  readonly #raw: boolean
-  id = 0
-
-  constructor(
-    runtime: WorkersRuntime,
-    slot: number,
-    target: string,
-    signal: AbortSignal | undefined,
-    raw = false,
-  ) {
-    super(target, signal)
-    this.#runtime = runtime
-    this.slot = slot
-    this.#raw = raw
-  }
-
-  protected override settling(): void {
-    this.#runtime.forget(this.id)
-  }
-
-  onReply(bytes: Uint8Array, ct: string | null): void {
-    if (this.#raw) {
-      this.ok({ bytes, ct } satisfies EncodedReply)
-      return
-    }
-    let value: unknown
-    try {
-      value = this.#runtime.codecs.get(ct).decode(bytes)
-    } catch (err) {
-      this.fail(MicaError.from(err))
-      return
-    }
-    this.ok(value)
-  }
-
-  onError(error: MicaError): void {
-    this.fail(error)
-  }
-
-  onControl(ok: boolean, payload: unknown): void {
-    if (ok) this.ok(payload)
-    else this.fail(MicaError.fromWire(payload))
-  }
-}
-
-/** An ask made by an actor on worker `origin`, relayed to worker `slot`: bytes pass through. */
-class Relay extends DeadlineEntry implements Waiting {
-  settled = false
-  readonly slot: number
-  readonly origin: number
-  /** The main thread's correlation id of the relayed ask. */
-  id = 0
-  readonly #id: number
-  readonly #runtime: WorkersRuntime
-
-  constructor(runtime: WorkersRuntime, slot: number, origin: number, id: number) {
-    super()
-    this.#runtime = runtime
-    this.slot = slot
-    this.origin = origin
-    this.#id = id
-  }
-
-  expire(): void {
-    this.settled = true // the origin worker times its own ask out
-    if (this.id !== 0) this.#runtime.forget(this.id)
-  }
-
-  abandon(): void {
-    this.settled = true
-  }
-
-  onReply(bytes: Uint8Array, ct: string | null): void {
-    this.settled = true
-    this.unlink()
-    this.#runtime.postTo(this.origin, [F_REPLY, this.#id, bytes, ct])
-  }
-
-  onError(error: MicaError): void {
-    this.settled = true
-    this.unlink()
-    this.#runtime.postTo(this.origin, [F_ERROR, this.#id, error.toWire()])
-  }
-
-  onControl(): void {}
-}
-
-export class WorkersRuntime implements LocalRuntime {
+export class WorkersRuntime implements LocalRuntime, AskTable {
   readonly #services: KernelServices
   readonly #pool: WorkerPool
   readonly #waiting = new Map<number, Waiting>()
   /** Open streams by id: where frames from the worker go. */
-  readonly #streams = new Map<number | string, { slot: number; sink: EncodedStreamSink; ends?: number }>()
+  readonly #streams: WorkerStreams
   readonly #kinds: { kind: string; module: string }[] = []
   #nextId = 0
   #roundRobin = 0
@@ -168,6 +59,7 @@ export class WorkersRuntime implements LocalRuntime {
 
   constructor(services: KernelServices) {
     this.#services = services
+    this.#streams = new WorkerStreams(services.codecs, services, (slot, f) => this.postTo(slot, f))
     const o = services.options
     this.#pool = new WorkerPool(
       {
@@ -289,68 +181,11 @@ export class WorkersRuntime implements LocalRuntime {
   }
 
   openStream(to: Address, req: StreamRequest): StreamEnd {
-    const codec = this.codecs.get(req.ct)
-    const slot = this.#slotOf(to)
-    const sid = ++this.#nextId
-    const caller = new StreamEnd(
-      encodingLink(
-        codec,
-        frameSink((f) => this.postTo(slot, f), sid),
-      ),
-      req.window,
-    )
-    this.#streams.set(sid, { slot, sink: decodingSink(codec, () => caller) })
-    caller.onClose = () => this.#streams.delete(sid)
-    this.postTo(slot, [F_STREAM_OPEN, sid, to.key, req.handler, req.dl, req.md ?? null, req.ct, req.window])
-    return caller
+    return this.#streams.open(this.#slotOf(to), ++this.#nextId, to.key, req)
   }
 
   openStreamEncoded(to: Address, req: StreamRequest, toCaller: EncodedStreamSink): EncodedStreamSink {
-    const slot = this.#slotOf(to)
-    const sid = ++this.#nextId
-    const route = { slot, sink: toCaller, ends: 0 }
-    this.#streams.set(sid, route)
-    this.postTo(slot, [F_STREAM_OPEN, sid, to.key, req.handler, req.dl, req.md ?? null, req.ct, req.window])
-    const toWorker = frameSink((f) => this.postTo(slot, f), sid)
-    // a bridge forgets its route once both sides ended or either cancelled
-    const ended = (): void => {
-      if (++route.ends === 2) this.#streams.delete(sid)
-    }
-    route.sink = {
-      ...toCaller,
-      end: () => (toCaller.end(), ended()),
-      cancel: (e) => (this.#streams.delete(sid), toCaller.cancel(e)),
-    }
-    return {
-      ...toWorker,
-      end: () => (toWorker.end(), ended()),
-      cancel: (e) => (this.#streams.delete(sid), toWorker.cancel(e)),
-    }
-  }
-
-  /** An actor on worker `slot` opened a stream: bridge its frames to wherever the target lives. */
-  #streamFromWorker(slot: number, f: StreamOpenFrame): void {
-    const [, sid, to, h, dl, md, ct, window] = f
-    const key = `${slot}:${sid}`
-    const route = { slot, sink: NO_SINK, ends: 0 }
-    const forget = (): void => void this.#streams.delete(key)
-    const toWorker = frameSink((x) => this.postTo(slot, x), sid)
-    const toCaller: EncodedStreamSink = {
-      ...toWorker,
-      end: () => (toWorker.end(), ++route.ends === 2 && forget()),
-      cancel: (e) => (forget(), toWorker.cancel(e)),
-    }
-    this.#streams.set(key, route)
-    const toServer = this.#services.streamEncoded(
-      to,
-      { handler: h, md: md ?? undefined, ct, dl, window },
-      toCaller,
-    )
-    route.sink = {
-      ...toServer,
-      end: () => (toServer.end(), ++route.ends === 2 && forget()),
-      cancel: (e) => (forget(), toServer.cancel(e)),
-    }
+    return this.#streams.openEncoded(this.#slotOf(to), ++this.#nextId, to.key, req, toCaller)
   }
 
   async drain(until: number): Promise<void> {
@@ -475,18 +310,14 @@ export class WorkersRuntime implements LocalRuntime {
           this.#deadLetter(f)
           break
         case F_STREAM_OPEN:
-          this.#streamFromWorker(slot, f)
+          this.#streams.fromWorker(slot, f)
           break
         case F_STREAM_DATA:
         case F_STREAM_END:
         case F_STREAM_CANCEL:
-        case F_STREAM_CREDIT: {
-          // negative ids: streams an actor on this worker opened (keyed by worker, ids are per worker)
-          const key = f[1] < 0 ? `${slot}:${f[1]}` : f[1]
-          const route = this.#streams.get(key)
-          if (route !== undefined && dispatchStreamFrame(f, route.sink)) this.#streams.delete(key)
+        case F_STREAM_CREDIT:
+          this.#streams.frame(slot, f)
           break
-        }
         case F_CTRL:
           this.#controlFromWorker(slot, f)
           break
@@ -576,11 +407,7 @@ export class WorkersRuntime implements LocalRuntime {
   #onCrash(slot: number): void {
     this.#services.logger.warn(`worker ${slot} died; failing its asks and starting a replacement`)
     const crashed = new UnavailableError(ErrorCode.WORKER_CRASHED, `worker ${slot} crashed`)
-    for (const [sid, route] of this.#streams) {
-      if (route.slot !== slot) continue
-      this.#streams.delete(sid)
-      route.sink.cancel(crashed.toWire())
-    }
+    this.#streams.crashed(slot, crashed)
     for (const [id, w] of this.#waiting) {
       if (w.slot === slot) {
         this.#waiting.delete(id)
