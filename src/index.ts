@@ -36,6 +36,16 @@ export { random, roundRobin, rendezvous, type Strategy } from './registry/strate
 export type { Transport, Peer, Envelope, FrameKind } from './transport/transport.ts'
 export { TcpTransport, type TcpTransportOptions } from './transport/tcp.ts'
 export { MemoryTransport, MemoryNetwork, type MemoryTransportOptions } from './transport/memory.ts'
+export type {
+  Broker,
+  BrokerMessage,
+  PublishMessage,
+  BrokerHandler,
+  SubscribeOptions,
+  Subscription,
+} from './broker/broker.ts'
+export { MemoryBroker, type MemoryBrokerOptions } from './broker/memory.ts'
+export { NatsBroker, type NatsBrokerOptions } from './broker/nats.ts'
 export { defineActor } from './actors/define.ts'
 export type {
   ActorContext,
