@@ -46,6 +46,16 @@ export type {
 } from './broker/broker.ts'
 export { MemoryBroker, type MemoryBrokerOptions } from './broker/memory.ts'
 export { NatsBroker, type NatsBrokerOptions } from './broker/nats.ts'
+export {
+  type Journal,
+  type JournalEvent,
+  type Snapshot,
+  type ReadOptions,
+  JournalCorruptError,
+  JournalLockedError,
+} from './journal/journal.ts'
+export { MemoryJournal, type MemoryJournalOptions } from './journal/memory.ts'
+export { FileJournal, type FileJournalOptions, type FsyncPolicy } from './journal/file.ts'
 export { defineActor } from './actors/define.ts'
 export type {
   ActorContext,
