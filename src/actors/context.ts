@@ -12,6 +12,7 @@ import type {
   AnyActorDefinition,
   AskOptions,
   Metadata,
+  PublishOptions,
   SendOptions,
 } from './types.ts'
 
@@ -71,6 +72,10 @@ export class CellContext implements ActorContext<unknown> {
 
   spawn<D extends AnyActorDefinition>(definition: D | string | URL, id?: string): Promise<ActorRef<D>> {
     return this.#env.spawn(definition, id) as Promise<ActorRef<D>>
+  }
+
+  publish(topic: string, msg: unknown, options?: PublishOptions): void {
+    this.#env.publish(topic, msg, options)
   }
 
   stop(): void {

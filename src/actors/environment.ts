@@ -7,7 +7,7 @@ import type { CodecTable } from '../codec/table.ts'
 import type { MicaError } from '../errors.ts'
 import type { DeadLetterReason } from '../mailbox/dead-letters.ts'
 import type { Delivery } from './delivery.ts'
-import type { ActorRef, AnyActorDefinition, AskOptions, SendOptions } from './types.ts'
+import type { ActorRef, AnyActorDefinition, AskOptions, PublishOptions, SendOptions } from './types.ts'
 
 export interface ActorEnvironment {
   readonly clock: Clock
@@ -18,6 +18,7 @@ export interface ActorEnvironment {
   readonly maxMessageBytes: number
   send(to: string, handler: string, msg: unknown, options?: SendOptions): void
   ask(to: string, handler: string, msg: unknown, options?: AskOptions): Promise<unknown>
+  publish(topic: string, msg: unknown, options?: PublishOptions): void
   ref(address: string): ActorRef
   spawn(definition: AnyActorDefinition | string | URL, id?: string): Promise<ActorRef>
   /** A message that was dropped or could not be delivered (an ask among them was already answered). */

@@ -46,6 +46,24 @@ export interface ActorDefinition<S = unknown, H extends HandlerMap<S> = HandlerM
   readonly throughput?: number
   /** URL of the module that exports this definition (workers import it); captured by `defineActor`. */
   readonly module?: string
+  /**
+   * Pubsub into this kind's mailboxes: topic (wildcards `*`, `>`) -> handler name, or
+   * `{ handler, queue }`. By default a kind's nodes form one queue group (each message is handled
+   * once per kind, by its stateless instance `kind/`); `queue: false` delivers to every node.
+   */
+  readonly topics?: Readonly<Record<string, string | TopicBinding>>
+}
+
+export interface TopicBinding {
+  readonly handler: string
+  /** Queue group; default the kind's name; `false` for broadcast to every node hosting the kind. */
+  readonly queue?: string | false
+}
+
+/** Options of `publish`. */
+export interface PublishOptions {
+  metadata?: Metadata
+  contentType?: string
 }
 
 /** What every context offers, whatever the state type. */
@@ -64,6 +82,8 @@ export interface ActorContext<S> {
   ask<R = unknown>(to: string, handler: string, msg?: unknown, options?: AskOptions): Promise<R>
   ref<D extends AnyActorDefinition = AnyActorDefinition>(address: string): ActorRef<D>
   spawn<D extends AnyActorDefinition>(definition: D | string | URL, id?: string): Promise<ActorRef<D>>
+  /** Publishes to a topic through the kernel's broker. */
+  publish(topic: string, msg: unknown, options?: PublishOptions): void
   /** Stops this actor after the current message; queued messages go to dead letters. */
   stop(): void
 }

@@ -18,6 +18,8 @@ export const F_STREAM_DATA = 7
 export const F_STREAM_END = 8
 export const F_STREAM_CANCEL = 9
 export const F_STREAM_CREDIT = 10
+/** An actor's publish: [F_PUBLISH, topic, metadata, contentType, body], sent to the main thread's broker. */
+export const F_PUBLISH = 5
 export const F_DEAD = 12
 export const F_CTRL = 13
 export const F_CTRL_REPLY = 14
@@ -68,5 +70,20 @@ export type StreamFrame =
   | [t: typeof F_STREAM_CANCEL, sid: number, e: WireError]
   | [t: typeof F_STREAM_CREDIT, sid: number, n: number]
 
+export type PublishFrame = [
+  t: typeof F_PUBLISH,
+  topic: string,
+  md: Metadata | null,
+  ct: string | null,
+  b: Uint8Array,
+]
+
 export type Frame =
-  MessageFrame | ReplyFrame | ErrorFrame | DeadFrame | ControlFrame | ControlReplyFrame | StreamFrame
+  | PublishFrame
+  | MessageFrame
+  | ReplyFrame
+  | ErrorFrame
+  | DeadFrame
+  | ControlFrame
+  | ControlReplyFrame
+  | StreamFrame

@@ -13,6 +13,7 @@ import type {
   AskOptions,
   SendOptions,
   ActorDefinition,
+  PublishOptions,
 } from '../actors/types.ts'
 import { deadLetterOf, type DeadLetterReason } from '../mailbox/dead-letters.ts'
 import { MicaError } from '../errors.ts'
@@ -91,10 +92,15 @@ export class InlineRuntime implements LocalRuntime, ActorEnvironment {
     try {
       value = this.codecs.get(msg.ct).decode(msg.bytes)
     } catch (err) {
-      this.#services.logger.warn(
-        `send to ${to.key} from another node does not decode`,
-        (err as Error).message,
+      const letter = deadLetterOf(
+        to.key,
+        msg.handler,
+        'decode-failed',
+        false,
+        undefined,
+        MicaError.from(err).toWire(),
       )
+      this.#services.deadLetters.publish(letter)
       return
     }
     this.post(to, { handler: msg.handler, msg: value, md: msg.md, contentType: msg.ct ?? undefined })
@@ -182,6 +188,10 @@ export class InlineRuntime implements LocalRuntime, ActorEnvironment {
 
   ask(to: string, handler: string, msg: unknown, options?: AskOptions): Promise<unknown> {
     return this.#services.ask(to, handler, msg, options)
+  }
+
+  publish(topic: string, msg: unknown, options?: PublishOptions): void {
+    this.#services.publish(topic, msg, options)
   }
 
   ref(address: string): ActorRef {

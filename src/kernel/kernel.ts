@@ -24,6 +24,7 @@ import type {
   Metadata,
   SendOptions,
   StreamOptions,
+  PublishOptions,
 } from '../actors/types.ts'
 import { DeadLetters, deadLetterOf, type DeadLetterListener } from '../mailbox/dead-letters.ts'
 import { AddressCache, type Address } from './address.ts'
@@ -34,6 +35,9 @@ import { InlineRuntime } from './inline.ts'
 import type { EncodedMessage, EncodedReply, LocalRuntime, Outgoing } from './local.ts'
 import { Remote, type RemoteHost } from './remote.ts'
 import { StreamRouter } from './stream-router.ts'
+import { Pubsub, type TopicSubscribeOptions, type TopicTarget } from './pubsub.ts'
+import { MemoryBroker } from '../broker/memory.ts'
+import type { Subscription } from '../broker/broker.ts'
 import type { Stream } from './stream.ts'
 import type { EncodedStreamSink, StreamRequest } from './stream-open.ts'
 import { Selector } from '../registry/selector.ts'
@@ -76,6 +80,7 @@ export class Kernel implements Router, RemoteHost {
   readonly #local: LocalRuntime
   readonly #remote: Remote | undefined
   readonly #streams: StreamRouter
+  readonly #pubsub: Pubsub
   readonly #kinds = new Map<string, KindEntry>()
   readonly #registering = new Map<string, Promise<KindEntry>>()
   readonly #addresses = new AddressCache()
@@ -96,6 +101,16 @@ export class Kernel implements Router, RemoteHost {
       net === undefined
         ? undefined
         : new Remote(this, { ...net, selector: net.selector ?? new Selector({ clock: this.clock }) })
+    this.#pubsub = new Pubsub({
+      broker:
+        this.options.broker ??
+        new MemoryBroker({ onError: (err) => this.logger.warn('subscriber failed', err) }),
+      codecs: this.codecs,
+      maxMessageBytes: this.options.maxMessageBytes,
+      logger: this.logger,
+      deliver: (to, msg) => this.#sendEncoded(to, msg),
+      parse: (address) => this.#addresses.parse(address),
+    })
     this.#streams = new StreamRouter({
       codecs: this.codecs,
       clock: this.clock,
@@ -111,6 +126,7 @@ export class Kernel implements Router, RemoteHost {
   /** Starts the worker pool (when there is one), then the transport and registry (when configured). */
   async start(): Promise<void> {
     await this.#local.start()
+    await this.#pubsub.start()
     await this.#remote?.start()
   }
 
@@ -146,6 +162,7 @@ export class Kernel implements Router, RemoteHost {
       registering = this.#local.addKind(def).then(async () => {
         const entry = new KindEntry(def)
         this.#kinds.set(def.kind, entry)
+        await this.#pubsub.bind(def)
         await this.#remote?.host(def)
         return entry
       })
@@ -182,6 +199,32 @@ export class Kernel implements Router, RemoteHost {
     return new Ref(this, this.#addresses.parse(address)) as unknown as ActorRef<D>
   }
 
+  /** Publishes through the broker; resolves once the broker took it. */
+  publish(topic: string, msg: unknown, options?: PublishOptions): Promise<void> {
+    try {
+      this.#assertRunning()
+      return this.#pubsub.publish(topic, msg, options)
+    } catch (err) {
+      return Promise.reject(MicaError.from(err))
+    }
+  }
+
+  /** An actor's publish from a worker thread (already encoded). */
+  publishEncoded(topic: string, bytes: Uint8Array, ct: string | null, md: Metadata | undefined): void {
+    this.#pubsub.publishEncoded(topic, bytes, ct, md).catch((err: unknown) => {
+      this.logger.warn(`publish to ${topic} failed`, (err as Error).message)
+    })
+  }
+
+  /**
+   * Subscribes a ref's handler (`{ handler }`) or a function to a topic (`*` and `>` wildcards);
+   * `{ queue }` makes the subscribers of one group share the messages.
+   */
+  subscribe(topic: string, target: TopicTarget, options?: TopicSubscribeOptions): Promise<Subscription> {
+    this.#assertRunning()
+    return this.#pubsub.subscribe(topic, target, options)
+  }
+
   onDeadLetter(listener: DeadLetterListener): () => void {
     return this.deadLetters.subscribe(listener)
   }
@@ -210,9 +253,11 @@ export class Kernel implements Router, RemoteHost {
     this.#state = 'stopping'
     try {
       await this.#remote?.leave() // deregister first: other nodes stop routing here while we drain
+      await this.#pubsub.unsubscribeAll()
       await this.#local.drain(this.clock.now() + this.options.drainTimeoutMs)
       await this.#local.stop(this.clock.now() + Math.min(this.options.drainTimeoutMs, STOP_HOOKS_TIMEOUT_MS))
       await this.#remote?.close()
+      await this.#pubsub.stop()
     } finally {
       this.#state = 'stopped'
       this.wheel.abandonAll(new UnavailableError(ErrorCode.KERNEL_STOPPED, 'kernel stopped'))
@@ -257,6 +302,29 @@ export class Kernel implements Router, RemoteHost {
       return
     }
     this.#sendLocal(to, handler, msg, options)
+  }
+
+  /** A send whose body is already encoded (a topic's message): here, or to the node it lives on. */
+  #sendEncoded(to: Address, msg: EncodedMessage): void {
+    const place = this.#placement(to)
+    if (place instanceof MicaError) {
+      this.#unroutable(to, msg.handler, undefined, place)
+      return
+    }
+    const here = (): void => {
+      const refused = this.#refuse(to, msg.handler, true)
+      if (refused === undefined) this.#local.postEncoded(to, msg)
+      else this.#unroutable(to, msg.handler, undefined, refused.error)
+    }
+    if (place === undefined) return here()
+    if (place instanceof Promise) {
+      place.then(
+        (p) => (p === 'local' ? here() : this.#sendRemote(to, p, msg)),
+        (err: unknown) => this.#unroutable(to, msg.handler, undefined, MicaError.from(err)),
+      )
+      return
+    }
+    this.#sendRemote(to, place, msg)
   }
 
   #sendRemote(to: Address, node: RegistryNode, encoded: EncodedMessage): void {

@@ -11,6 +11,7 @@ import type {
   AnyActorDefinition,
   AskOptions,
   Metadata,
+  PublishOptions,
   SendOptions,
 } from '../actors/types.ts'
 import type { DeadLetters } from '../mailbox/dead-letters.ts'
@@ -85,6 +86,9 @@ export interface KernelServices {
   ask(to: string, handler: string, msg: unknown, options?: AskOptions): Promise<unknown>
   ref(address: string): ActorRef
   spawn(definition: AnyActorDefinition | string | URL, id?: string): Promise<ActorRef>
+  publish(topic: string, msg: unknown, options?: PublishOptions): void
+  /** An actor's publish from a worker: the body is already encoded. */
+  publishEncoded(topic: string, bytes: Uint8Array, ct: string | null, md: Metadata | undefined): void
   /** A stream opened by an actor on a worker: to a local actor or another node. */
   streamEncoded(to: string, req: StreamRequest, toCaller: EncodedStreamSink): EncodedStreamSink
 }

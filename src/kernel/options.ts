@@ -13,6 +13,7 @@ import { DEFAULT_CHANNEL_LIMITS, type ChannelLimits } from './channel.ts'
 import type { Registry } from '../registry/registry.ts'
 import type { Selector } from '../registry/selector.ts'
 import type { Transport } from '../transport/transport.ts'
+import type { Broker } from '../broker/broker.ts'
 import type { RemoteOptions } from './remote.ts'
 
 export interface Logger {
@@ -53,6 +54,8 @@ export interface KernelOptions {
    */
   registry?: Registry
   transport?: Transport
+  /** Pubsub (default: an in-process MemoryBroker owned by the kernel). */
+  broker?: Broker
   /** Node selection for location-free addresses (default: random; rendezvous for keyed actors). */
   selector?: Selector
   /** Listen address of the transport (default `127.0.0.1:0`). */
@@ -92,6 +95,7 @@ export interface ResolvedKernelOptions {
   workerResourceLimits: ResourceLimits | undefined
   clock: Clock
   logger: Logger
+  broker: Broker | undefined
   /** Discovery and transport, resolved; the kernel supplies a Selector when none was given. */
   network: (Omit<RemoteOptions, 'selector'> & { selector: Selector | undefined }) | undefined
 }
@@ -136,6 +140,7 @@ export function resolveKernelOptions(options: KernelOptions = {}): ResolvedKerne
     workerResourceLimits: options.workerResourceLimits,
     clock: options.clock ?? systemClock,
     logger: options.logger ?? defaultLogger(),
+    broker: options.broker,
     network: resolveNetwork(options, positive, fail),
   }
 }

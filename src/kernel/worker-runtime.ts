@@ -9,7 +9,14 @@ import { CodecTable } from '../codec/table.ts'
 import { ActorHost } from '../actors/host.ts'
 import type { Delivery, Reply } from '../actors/delivery.ts'
 import type { ActorEnvironment } from '../actors/environment.ts'
-import type { ActorRef, AnyActorDefinition, AskOptions, SendOptions, StreamOptions } from '../actors/types.ts'
+import type {
+  ActorRef,
+  AnyActorDefinition,
+  AskOptions,
+  SendOptions,
+  StreamOptions,
+  PublishOptions,
+} from '../actors/types.ts'
 import type { Codec } from '../codec/codec.ts'
 import type { DeadLetterReason } from '../mailbox/dead-letters.ts'
 import { AddressCache, type Address } from './address.ts'
@@ -24,6 +31,7 @@ import {
   F_STREAM_END,
   F_STREAM_OPEN,
   type StreamOpenFrame,
+  F_PUBLISH,
   F_ASK,
   F_CTRL,
   F_CTRL_REPLY,
@@ -352,6 +360,12 @@ export class WorkerRuntime implements ActorEnvironment, Router {
     caller.onClose = () => this.#streams.delete(sid)
     this.#push(frame)
     return caller
+  }
+
+  publish(topic: string, msg: unknown, options?: PublishOptions): void {
+    const md = checkMetadata(options?.metadata)
+    const { ct, bytes } = encodeBody(this.codecs, msg, options?.contentType, this.#data.maxMessageBytes)
+    this.#push([F_PUBLISH, topic, md ?? null, frameContentType(this.codecs, ct), bytes])
   }
 
   ref(address: string): ActorRef {

@@ -12,6 +12,7 @@ import { deadLetterOf, type DeadLetterReason } from '../mailbox/dead-letters.ts'
 import type { Address } from './address.ts'
 import { checkSize, encodeBody, frameContentType } from './body.ts'
 import {
+  F_PUBLISH,
   F_STREAM_CANCEL,
   F_STREAM_CREDIT,
   F_STREAM_DATA,
@@ -308,6 +309,9 @@ export class WorkersRuntime implements LocalRuntime, AskTable {
           break
         case F_DEAD:
           this.#deadLetter(f)
+          break
+        case F_PUBLISH:
+          this.#services.publishEncoded(f[1], f[4], f[3], f[2] ?? undefined)
           break
         case F_STREAM_OPEN:
           this.#streams.fromWorker(slot, f)
