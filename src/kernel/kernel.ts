@@ -4,15 +4,7 @@
  * asks, and hands messages to the local runtime (inline or workers). It owns no process: no signal
  * handlers, no exit; `stop()` drains mailboxes, runs stopped hooks and leaves no handle open.
  */
-import {
-  AbortedError,
-  BadRequestError,
-  ConflictError,
-  ErrorCode,
-  MicaError,
-  NotFoundError,
-  UnavailableError,
-} from '../errors.ts'
+import { AbortedError, BadRequestError, ErrorCode, MicaError, UnavailableError } from '../errors.ts'
 import type { Clock } from '../clock.ts'
 import { CodecTable } from '../codec/table.ts'
 import { KindEntry } from '../actors/kind.ts'
@@ -32,9 +24,12 @@ import { checkMetadata, checkSize, frameContentType } from './body.ts'
 import { DeadlineWheel } from './deadlines.ts'
 import { resolveDefinition } from './definitions.ts'
 import { InlineRuntime } from './inline.ts'
-import type { EncodedMessage, EncodedReply, LocalRuntime, Outgoing } from './local.ts'
+import type { EncodedMessage, EncodedReply, KernelStats, LocalRuntime, Outgoing } from './local.ts'
+
+export type { KernelStats }
 import { Remote, type RemoteHost } from './remote.ts'
 import { StreamRouter } from './stream-router.ts'
+import { askDeadline, refusal, sameKind, type KernelState, type Refusal } from './door.ts'
 import { Pubsub, type TopicSubscribeOptions, type TopicTarget } from './pubsub.ts'
 import { MemoryBroker } from '../broker/memory.ts'
 import type { Subscription } from '../broker/broker.ts'
@@ -51,19 +46,6 @@ import {
 import { Ref, type Router } from './ref.ts'
 import { WorkersRuntime } from './workers.ts'
 
-export interface KernelStats {
-  nodeId: string
-  workers: number
-  kinds: string[]
-  actors: number
-  /** Streams open through a thread hop or the transport. */
-  streams: number
-  pendingAsks: number
-  deadLetters: number
-  mailboxes: { address: string; depth: number }[]
-}
-
-type State = 'running' | 'stopping' | 'stopped'
 type Placement = RegistryNode | Promise<'local' | RegistryNode>
 
 /** The most `stop()` waits for stopped hooks after the drain. */
@@ -84,7 +66,7 @@ export class Kernel implements Router, RemoteHost {
   readonly #kinds = new Map<string, KindEntry>()
   readonly #registering = new Map<string, Promise<KindEntry>>()
   readonly #addresses = new AddressCache()
-  #state: State = 'running'
+  #state: KernelState = 'running'
   #stopped: Promise<void> | undefined
 
   /** Use `createKernel`. */
@@ -156,7 +138,7 @@ export class Kernel implements Router, RemoteHost {
     this.#assertRunning()
     const def = await resolveDefinition(definition)
     const known = this.#kinds.get(def.kind)
-    if (known !== undefined) return this.#sameKind(known, def)
+    if (known !== undefined) return sameKind(known, def)
     let registering = this.#registering.get(def.kind)
     if (registering === undefined) {
       registering = this.#local.addKind(def).then(async () => {
@@ -172,7 +154,7 @@ export class Kernel implements Router, RemoteHost {
         () => this.#registering.delete(def.kind),
       )
     }
-    return this.#sameKind(await registering, def)
+    return sameKind(await registering, def)
   }
 
   /**
@@ -482,62 +464,14 @@ export class Kernel implements Router, RemoteHost {
     return this.askTo(address, handler, msg, options)
   }
 
-  // ---- checks
+  // ---- checks (door.ts)
 
-  #refuse(
-    to: Address,
-    handler: string,
-    fromActor = false,
-  ): { reason: 'kernel-stopped' | 'kind-not-found' | 'handler-not-found'; error: MicaError } | undefined {
-    // while draining, actors may still talk to each other; callers outside may not
-    if (this.#state === 'stopped' || (this.#state === 'stopping' && !fromActor)) {
-      return {
-        reason: 'kernel-stopped',
-        error: new UnavailableError(ErrorCode.KERNEL_STOPPED, 'kernel stopped'),
-      }
-    }
-    const kind = this.#kinds.get(to.kind)
-    if (kind === undefined || (to.node !== undefined && to.node !== this.nodeId)) {
-      const where = to.node === undefined ? '' : ` on node ${to.node}`
-      return {
-        reason: 'kind-not-found',
-        error: new NotFoundError(ErrorCode.KIND_NOT_FOUND, `no kind ${to.kind}${where}`),
-      }
-    }
-    if (typeof handler !== 'string' || kind.handler(handler) === undefined) {
-      return {
-        reason: 'handler-not-found',
-        error: new NotFoundError(ErrorCode.HANDLER_NOT_FOUND, `${to.kind} has no handler ${String(handler)}`),
-      }
-    }
-    return undefined
+  #refuse(to: Address, handler: string, fromActor = false): Refusal | undefined {
+    return refusal(this.#state, this.#kinds, this.nodeId, to, handler, fromActor)
   }
 
-  /** The ask's deadline: absolute (epoch ms), or a negative timeout anchored to the clock when needed. */
   #deadline(options: AskOptions | undefined): number {
-    if (options?.deadline !== undefined) {
-      if (!(Number.isFinite(options.deadline) && options.deadline > 0)) {
-        throw new BadRequestError(ErrorCode.BAD_REQUEST, 'deadline must be epoch ms')
-      }
-      return options.deadline
-    }
-    const timeout = options?.timeout ?? this.options.askTimeoutMs
-    if (!(Number.isFinite(timeout) && timeout > 0)) {
-      throw new BadRequestError(ErrorCode.BAD_REQUEST, 'timeout must be a positive number of ms')
-    }
-    return -timeout
-  }
-
-  #sameKind(known: KindEntry, def: ActorDefinition): ActorDefinition {
-    const same =
-      known.definition === def || (def.module !== undefined && known.definition.module === def.module)
-    if (!same) {
-      throw new ConflictError(
-        ErrorCode.CONFLICT,
-        `kind ${def.kind} is already hosted with another definition`,
-      )
-    }
-    return known.definition
+    return askDeadline(options, this.options.askTimeoutMs)
   }
 
   #assertRunning(): void {

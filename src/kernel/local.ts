@@ -43,6 +43,19 @@ export interface EncodedReply {
   readonly ct: string | null
 }
 
+/** What `kernel.stats()` reports. */
+export interface KernelStats {
+  nodeId: string
+  workers: number
+  kinds: string[]
+  actors: number
+  /** Streams open through a thread hop or the transport. */
+  streams: number
+  pendingAsks: number
+  deadLetters: number
+  mailboxes: { address: string; depth: number }[]
+}
+
 export interface LocalStats {
   actors: number
   /** Streams routed through this runtime's own tables (a thread hop) still open. */
