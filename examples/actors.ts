@@ -40,3 +40,17 @@ export const shouter = defineActor({
     },
   },
 })
+
+/** A keyed ledger: `kernel.subscribe` binds a topic to one ledger's `record` handler. */
+export const ledger = defineActor({
+  kind: 'ledger',
+  initial: () => ({ lines: [] as string[] }),
+  handlers: {
+    record(order: { id: string; total: number }, ctx) {
+      ctx.state.lines.push(`${order.id}: ${order.total} (trace ${ctx.metadata.trace ?? '-'})`)
+    },
+    lines(_msg: void, ctx) {
+      return ctx.state.lines
+    },
+  },
+})

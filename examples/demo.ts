@@ -3,7 +3,7 @@
 import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import { createKernel, loopbackNetwork, MicaError } from '../src/index.ts'
-import { counter, type shouter } from './actors.ts'
+import { counter, ledger, type shouter } from './actors.ts'
 
 process.env.MICA_DEMO_NODE = 'node-a'
 const mdnsPort = 20_000 + Math.floor(Math.random() * 20_000) // a private mDNS port: no other demo hears us
@@ -52,6 +52,16 @@ try {
   stream.end()
   await reading
   console.log('a stream to node-b (window 2) ->', shouted)
+
+  // pubsub on node A (its default broker is in-process): a topic into a keyed actor, and a function
+  const books = await a.spawn(ledger, 'books')
+  await a.subscribe('orders.*', books, { handler: 'record' })
+  const seen: string[] = []
+  await a.subscribe('orders.>', (_order, info) => void seen.push(info.topic))
+  await a.publish('orders.created', { id: 'o-1', total: 30 }, { metadata: { trace: 't-1' } })
+  await a.publish('orders.paid', { id: 'o-1', total: 30 })
+  await new Promise((r) => setTimeout(r, 50))
+  console.log('pubsub: ledger/books ->', await books.ask('lines'), '; orders.> saw', seen)
 
   const ids = ['ada', 'bob', 'cyd', 'dan', 'eve', 'fay', 'gus', 'hal']
   for (const id of ids)
