@@ -481,7 +481,7 @@ export function errorEnvelope(id: number, error: MicaError): Envelope {
 }
 
 /** A wildcard bind (`0.0.0.0:port`) is not dialable elsewhere: advertise this host's first external IPv4. */
-export function advertisable(bound: string): string {
+function advertisable(bound: string): string {
   const colon = bound.lastIndexOf(':')
   const host = bound.slice(0, colon)
   if (host !== '0.0.0.0' && host !== '[::]' && host !== '::') return bound

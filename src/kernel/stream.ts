@@ -192,9 +192,6 @@ export function linkedPair<A, B>(
   return [left, right]
 }
 
-export function streamError(value: unknown): MicaError {
-  return value instanceof MicaError ? value : MicaError.from(value)
-}
 
 /** A stream that failed before it opened (unknown kind, kernel stopped): every use reports `error`. */
 export function failedStream<In, Out>(error: MicaError): StreamEnd<In, Out> {
