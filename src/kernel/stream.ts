@@ -192,7 +192,6 @@ export function linkedPair<A, B>(
   return [left, right]
 }
 
-
 /** A stream that failed before it opened (unknown kind, kernel stopped): every use reports `error`. */
 export function failedStream<In, Out>(error: MicaError): StreamEnd<In, Out> {
   const end = new StreamEnd<In, Out>({ data() {}, end() {}, cancel() {}, credit() {} })
