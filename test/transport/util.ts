@@ -40,7 +40,7 @@ export function normalize(env: Envelope): Envelope {
   return env.b === undefined ? env : { ...env, b: new Uint8Array(env.b) }
 }
 
-export async function until(what: string, condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+export async function until(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!condition()) {
     if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`)
