@@ -2,7 +2,8 @@
  * The checks every journal applies before touching storage, and its lifecycle (new, started,
  * stopped), so that all implementations refuse the same inputs with the same errors.
  */
-import { BadRequestError, ConflictError, ErrorCode, UnavailableError } from '../errors.ts'
+import { Lifecycle as SharedLifecycle } from '../lifecycle.ts'
+import { BadRequestError, ConflictError, ErrorCode } from '../errors.ts'
 import { MAX_PERSISTENCE_ID_LENGTH, type ReadOptions } from './journal.ts'
 
 function bad(detail: string): never {
@@ -70,29 +71,9 @@ export function positiveOption(name: string, value: number | undefined, fallback
   return value
 }
 
-/** new → started → stopped; stopped is final (make a new journal to reopen the same storage). */
-export class Lifecycle {
-  #state: 'new' | 'started' | 'stopped' = 'new'
-
-  constructor(readonly journal: string) {}
-
-  start(): void {
-    if (this.#state !== 'new') this.#unavailable(this.#state === 'stopped' ? 'stopped' : 'already started')
-    this.#state = 'started'
-  }
-
-  /** True the first time only: the caller tears down once. */
-  stop(): boolean {
-    if (this.#state === 'stopped') return false
-    this.#state = 'stopped'
-    return true
-  }
-
-  assertLive(): void {
-    if (this.#state !== 'started') this.#unavailable(this.#state === 'stopped' ? 'stopped' : 'not started')
-  }
-
-  #unavailable(why: string): never {
-    throw new UnavailableError(ErrorCode.UNAVAILABLE, `journal ${this.journal} is ${why}`, 'journal')
+/** A journal's lifecycle: started once (it owns its storage), stopped for good. */
+export class Lifecycle extends SharedLifecycle {
+  constructor(journal: string) {
+    super('journal', journal, true)
   }
 }
