@@ -11,7 +11,8 @@
  * Delivery: every subscription on a matching topic gets the message (broadcast), except that the
  * subscriptions sharing a `queue` name form a group in which exactly one member gets each message.
  * The guarantee is each implementation's own and documented there: memory and nats deliver
- * at-most-once (a message published while nobody listens, or lost with a connection, is gone).
+ * at-most-once (a message published while nobody listens, or lost with a connection, is gone);
+ * jetstream at-least-once (stored, acked after the handler resolves, redelivered otherwise).
  *
  * A handler that throws (or rejects) never ends its subscription: the failure goes to the broker's
  * `onError` (default: a console warning, since a silent loss is worse than a noisy one) and is
@@ -29,6 +30,18 @@ export interface BrokerMessage {
   body: Uint8Array
   contentType?: string
   metadata: Record<string, string>
+  /**
+   * Present only from durable (at-least-once) brokers such as jetstream; memory and nats leave it
+   * out. `attempt` is 1 on the first delivery and grows with each redelivery; `nack` asks for a
+   * redelivery (after `delayMs`, else the broker's backoff) instead of the ack that would follow
+   * the handler's success. Calls after the first settle nothing more.
+   */
+  delivery?: MessageDelivery
+}
+
+export interface MessageDelivery {
+  readonly attempt: number
+  nack(delayMs?: number): void
 }
 
 /** What a publisher hands over; metadata defaults to `{}`. */
@@ -44,6 +57,11 @@ export type BrokerHandler = (message: BrokerMessage) => void | Promise<void>
 export interface SubscribeOptions {
   /** Subscriptions with the same queue name share the messages: one member gets each. */
   queue?: string
+  /**
+   * Durable brokers only (others ignore it): the name of the server-side consumer that remembers
+   * what was acked, so a subscriber that starts again resumes where it stopped. `[A-Za-z0-9_-]`.
+   */
+  durable?: string
 }
 
 export interface Subscription {

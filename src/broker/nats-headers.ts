@@ -25,7 +25,8 @@ export function writeHeaders(message: BrokerMessage, headers: MsgHdrs): boolean 
   return any
 }
 
-export function readMessage(msg: Msg): BrokerMessage {
+/** Takes a core message or a JetStream one (both have these three fields). */
+export function readMessage(msg: Pick<Msg, 'subject' | 'data' | 'headers'>): BrokerMessage {
   // The client hands a Buffer (a view of the socket's read chunk); a plain Uint8Array view of the same
   // bytes, without a copy, gives subscribers the type the memory broker gives (Buffer's slice differs).
   const data = msg.data

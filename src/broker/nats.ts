@@ -169,20 +169,26 @@ export class NatsBroker implements Broker {
   }
 
   #connectOptions(): NodeConnectionOptions {
-    const o = this.#options
-    const out: NodeConnectionOptions = {
-      servers: o.servers,
-      name: o.name,
-      reconnect: o.reconnect,
-      maxReconnectAttempts: o.maxReconnectAttempts,
-      reconnectTimeWait: o.reconnectTimeWaitMs,
-    }
-    if (o.user !== undefined) out.user = o.user
-    if (o.pass !== undefined) out.pass = o.pass
-    if (o.token !== undefined) out.token = o.token
-    if (o.tls !== undefined) out.tls = o.tls
-    return out
+    return natsConnectOptions(this.#options)
   }
+}
+
+/** The client's options from the broker's (shared with the jetstream broker). */
+export function natsConnectOptions(
+  o: NatsBrokerOptions & ReturnType<typeof natsDefaults>,
+): NodeConnectionOptions {
+  const out: NodeConnectionOptions = {
+    servers: o.servers,
+    name: o.name,
+    reconnect: o.reconnect,
+    maxReconnectAttempts: o.maxReconnectAttempts,
+    reconnectTimeWait: o.reconnectTimeWaitMs,
+  }
+  if (o.user !== undefined) out.user = o.user
+  if (o.pass !== undefined) out.pass = o.pass
+  if (o.token !== undefined) out.token = o.token
+  if (o.tls !== undefined) out.tls = o.tls
+  return out
 }
 
 function message(error: unknown): string {
@@ -190,7 +196,7 @@ function message(error: unknown): string {
 }
 
 /** The client's errors in the catalogue: closed or draining is unavailable, too big is a bad request. */
-function clientError(error: unknown): Error {
+export function clientError(error: unknown): Error {
   const text = message(error)
   if (/max_payload/i.test(text)) return new BadRequestError(ErrorCode.MESSAGE_TOO_LARGE, text, 'broker')
   if (/closed|draining/i.test(text) || /Closed|Draining/.test(error instanceof Error ? error.name : '')) {
