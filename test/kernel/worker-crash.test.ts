@@ -8,7 +8,7 @@ const workers = MODES.find((m) => m.workers)!
 
 describe('kernel worker crashes', () => {
   for (const [how, handler] of [
-    ['process.exit in a handler', 'exit'],
+    ['process.exit in a handler', 'quitThread'],
     ['an uncaught throw outside a handler', 'crash'],
   ] as const) {
     test(`workers - ${how}: asks in flight reject at once with 503 worker_crashed; the kernel keeps serving`, () =>
