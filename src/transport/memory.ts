@@ -10,7 +10,7 @@
  * A dialing connection gets an ephemeral address of its own (`mem:<n>`), as TCP gets a port.
  */
 import { BadRequestError, ErrorCode, UnavailableError } from '../errors.ts'
-import { backoffDelay, resolveCommonOptions, type CommonTransportOptions } from './options.ts'
+import { backoffDelay, forgetPeer, resolveCommonOptions, type CommonTransportOptions } from './options.ts'
 import { MemoryPeer, type MemoryHost } from './memory-peer.ts'
 import type { EnvelopeHandler, Peer, PeerDownHandler, Transport } from './transport.ts'
 
@@ -87,10 +87,7 @@ export class MemoryTransport implements Transport {
       ephemeral: () => this.#network.ephemeral(),
       deliver: (env, peer) => emit(this.#onEnvelope, 'envelope', (h) => h(env, peer)),
       down: (peer, reason) => emit(this.#onPeerDown, 'peer-down', (h) => h(peer, reason)),
-      forget: (peer) => {
-        if (peer.inbound) this.#inbound.delete(peer)
-        else if (this.#dialed.get(peer.address) === peer) this.#dialed.delete(peer.address)
-      },
+      forget: (peer) => forgetPeer(this.#inbound, this.#dialed, peer),
     }
   }
 

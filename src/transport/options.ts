@@ -98,3 +98,13 @@ export function backoffDelay(options: ResolvedCommonOptions, attempt: number): n
   const ceiling = Math.min(options.reconnectMaxMs, options.reconnectInitialMs * 2 ** Math.min(attempt, 30))
   return Math.max(1, Math.round(ceiling * (0.5 + options.random() / 2)))
 }
+
+/** Drops a closed peer from its transport's tables (an inbound one, or the dialed one for its address). */
+export function forgetPeer<P extends { readonly inbound: boolean; readonly address: string }>(
+  inbound: Set<P>,
+  dialed: Map<string, P>,
+  peer: P,
+): void {
+  if (peer.inbound) inbound.delete(peer)
+  else if (dialed.get(peer.address) === peer) dialed.delete(peer.address)
+}

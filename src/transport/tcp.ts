@@ -25,6 +25,7 @@ import {
   type TcpTransportOptions,
   type TlsMaterial,
 } from './tcp-options.ts'
+import { forgetPeer } from './options.ts'
 import type { EnvelopeHandler, Peer, PeerDownHandler, Transport } from './transport.ts'
 
 export type { TcpTransportOptions } from './tcp-options.ts'
@@ -56,10 +57,7 @@ export class TcpTransport implements Transport {
       dial: (address) => this.#dial(address),
       deliver: (env, peer) => this.#emit(this.#onEnvelope, 'envelope', (h) => h(env, peer)),
       down: (peer, reason) => this.#emit(this.#onPeerDown, 'peer-down', (h) => h(peer, reason)),
-      forget: (peer) => {
-        if (peer.inbound) this.#inbound.delete(peer)
-        else if (this.#dialed.get(peer.address) === peer) this.#dialed.delete(peer.address)
-      },
+      forget: (peer) => forgetPeer(this.#inbound, this.#dialed, peer),
     }
   }
 

@@ -10,18 +10,7 @@ import {
   type OverflowPolicy,
 } from '../../src/mailbox/mailbox.ts'
 import { DeadLetters, deadLetterOf, type DeadLetter } from '../../src/mailbox/dead-letters.ts'
-
-/** A small deterministic PRNG (mulberry32), so the interleaving is random-looking but repeatable. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { seeded } from '../helpers/seeded.ts'
 
 function fill<T>(mailbox: Mailbox<T>, items: T[]): void {
   for (const item of items) assert.equal(mailbox.push(item), undefined)

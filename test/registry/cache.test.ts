@@ -14,24 +14,12 @@ import type {
   Watcher,
 } from '../../src/registry/registry.ts'
 import { ManualClock } from '../helpers/manual-clock.ts'
-import { record, registryContract } from './contract.ts'
+import { manualClockHarness, record, registryContract } from './contract.ts'
 
-registryContract('cache', async () => {
-  const clock = new ManualClock(1_000_000)
-  const registry = new CachedRegistry(new MemoryRegistry({ clock }), { clock, ttlMs: 5000 })
-  await registry.start()
-  return {
-    writer: registry,
-    reader: registry,
-    ttlMs: 1000,
-    advance: async (ms) => {
-      clock.advance(ms)
-      await tick()
-    },
-    pendingTimers: () => clock.pending,
-    stop: () => registry.stop(),
-  }
-})
+registryContract(
+  'cache',
+  manualClockHarness((clock) => new CachedRegistry(new MemoryRegistry({ clock }), { clock, ttlMs: 5000 })),
+)
 
 /** A memory registry whose lookups can be made to fail or to wait, counting them. */
 class Flaky implements Registry {

@@ -5,6 +5,8 @@ import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { BadRequestError, ErrorCode, UnavailableError } from '../../src/errors.ts'
 import type { Registry, Service, WatchEvent, Watcher } from '../../src/registry/registry.ts'
+import { setImmediate as tick } from 'node:timers/promises'
+import { ManualClock } from '../helpers/manual-clock.ts'
 
 export interface Harness {
   writer: Registry
@@ -19,6 +21,26 @@ export interface Harness {
 }
 
 export type HarnessFactory = () => Promise<Harness>
+
+/** A harness on a manual clock for a registry built on that clock (one registry writes and reads). */
+export function manualClockHarness(make: (clock: ManualClock) => Registry): HarnessFactory {
+  return async () => {
+    const clock = new ManualClock(1_000_000)
+    const registry = make(clock)
+    await registry.start()
+    return {
+      writer: registry,
+      reader: registry,
+      ttlMs: 1000,
+      advance: async (ms) => {
+        clock.advance(ms)
+        await tick()
+      },
+      pendingTimers: () => clock.pending,
+      stop: () => registry.stop(),
+    }
+  }
+}
 
 /** A record with one node; the address's port follows from the node id, so a node keeps one address. */
 export function record(name: string, node: string, overrides: Partial<Service> = {}): Service {

@@ -1,27 +1,14 @@
 // The memory registry: the contract on a manual clock, and what is particular to it.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { setImmediate as tick } from 'node:timers/promises'
 import { MemoryRegistry } from '../../src/registry/memory.ts'
 import { ManualClock } from '../helpers/manual-clock.ts'
-import { record, registryContract } from './contract.ts'
+import { manualClockHarness, record, registryContract } from './contract.ts'
 
-registryContract('memory', async () => {
-  const clock = new ManualClock(1_000_000)
-  const registry = new MemoryRegistry({ clock })
-  await registry.start()
-  return {
-    writer: registry,
-    reader: registry,
-    ttlMs: 1000,
-    advance: async (ms) => {
-      clock.advance(ms)
-      await tick()
-    },
-    pendingTimers: () => clock.pending,
-    stop: () => registry.stop(),
-  }
-})
+registryContract(
+  'memory',
+  manualClockHarness((clock) => new MemoryRegistry({ clock })),
+)
 
 test('memory - two registries share nothing', async () => {
   const a = new MemoryRegistry()

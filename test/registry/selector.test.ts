@@ -16,18 +16,7 @@ import {
   type Node,
   type Service,
 } from '../../src/registry/selector.ts'
-
-/** mulberry32: a small deterministic PRNG, so random picks are repeatable. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { seeded } from '../helpers/seeded.ts'
 
 function node(id: string, metadata: Record<string, string> = {}): Node {
   return { id, address: `127.0.0.1:${4000 + id.length}`, metadata }
