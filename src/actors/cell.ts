@@ -20,6 +20,8 @@ import type { TimerHandle } from '../clock.ts'
 import { CellContext } from './context.ts'
 import {
   deadlineOf,
+  SYS_PASSIVATE,
+  SYS_RECOVER,
   SYS_RESTART,
   SYS_STARTED,
   SYS_STOP,
@@ -29,6 +31,7 @@ import {
 } from './delivery.ts'
 import type { ActorEnvironment } from './environment.ts'
 import type { KindEntry } from './kind.ts'
+import { PersistentState, type Effect } from './persistence.ts'
 
 const IDLE = 0
 const RUNNING = 1
@@ -40,6 +43,8 @@ export interface CellOwner {
   readonly env: ActorEnvironment
   busy(delta: 1 | -1): void
   removed(cell: ActorCell): void
+  /** A passivation found the actor busy: keep tracking it. */
+  retrack(cell: ActorCell): void
   lose(cell: ActorCell, d: Delivery, reason: DeadLetterReason, error: MicaError | undefined): void
 }
 
@@ -60,6 +65,8 @@ export class ActorCell {
   #backoffTimer: TimerHandle | undefined
   #context: CellContext | undefined
   #boundRun: (() => void) | undefined
+  /** Journal bookkeeping of a persistent kind's activation. */
+  readonly #persistent: PersistentState | undefined
 
   constructor(owner: CellOwner, kind: KindEntry, id: string, address: string) {
     this.#owner = owner
@@ -68,7 +75,40 @@ export class ActorCell {
     this.address = address
     this.#mailbox = new Mailbox<Delivery>(kind.capacity, kind.overflow)
     this.state = kind.initialState(id)
+    this.#persistent = kind.persistent && new PersistentState(address, kind.persistent)
+    if (this.#persistent !== undefined) this.enqueueSystem(systemDelivery(SYS_RECOVER))
     if (kind.definition.started !== undefined) this.enqueueSystem(systemDelivery(SYS_STARTED))
+  }
+
+  /** `ctx.persist`: applies the event now, appends it when the turn ends. */
+  persist(event: unknown): void {
+    const ps = this.#persistent
+    if (ps === undefined) {
+      throw new BadRequestError(
+        ErrorCode.BAD_REQUEST,
+        `${this.kind.name} is not persistent (it has no apply)`,
+      )
+    }
+    this.state = ps.persist(this.state, event, this.#owner.env.codecs.get(undefined))
+  }
+
+  /** Whether sends and publishes go through `effect` (a persistent kind's). */
+  get holdsEffects(): boolean {
+    return this.#persistent !== undefined
+  }
+
+  /** A send or publish of a persistent actor: a turn holds it until its events are stored. */
+  effect(run: Effect): void {
+    this.#persistent!.defer(this.#guarded(run))
+  }
+
+  /** Passivation: an idle actor leaves at once; a busy one when its mailbox is empty. */
+  passivate(): void {
+    if (this.stopIdle()) {
+      this.#owner.removed(this)
+      return
+    }
+    this.enqueueSystem(systemDelivery(SYS_PASSIVATE))
   }
 
   get context(): CellContext {
@@ -227,26 +267,82 @@ export class ActorCell {
       }
     }
     this.current = d
+    const ps = this.#persistent
+    ps?.beginTurn(this.state)
     let result: unknown
     try {
       result = handler(msg as never, this.context)
     } catch (err) {
       this.current = undefined
-      this.#fault(d, err)
+      this.#failTurn(d, err)
       return false
+    }
+    if (ps !== undefined) {
+      if (isThenable(result)) result = Promise.resolve(result).then((v) => this.#commit(v))
+      else if (ps.dirty) result = this.#commit(result)
+      else ps.endTurn()
     }
     if (isThenable(result)) {
       this.#awaitTurn(
         d,
         result,
         (value) => this.#answer(d.reply, value),
-        (err) => this.#fault(d, err),
+        (err) => this.#failTurn(d, err),
       )
       return true
     }
     this.current = undefined
     if (reply !== undefined) this.#answer(reply, result)
     return false
+  }
+
+  /** Stores a persistent turn's events (then its effects leave); resolves with the reply value. */
+  async #commit(value: unknown): Promise<unknown> {
+    const ps = this.#persistent!
+    if (!ps.dirty) {
+      ps.endTurn()
+      return value
+    }
+    await ps.commit(this.#owner.env.journal)
+    if (ps.snapshotDue) this.#snapshot(ps)
+    return value
+  }
+
+  /** Saves a snapshot of the state as it is now; a failure only delays the next one. */
+  #snapshot(ps: PersistentState): void {
+    const seq = ps.seq
+    let bytes: Uint8Array
+    try {
+      bytes = this.#owner.env.codecs.get(undefined).encode(this.state)
+    } catch (err) {
+      this.#owner.env.warn(`${this.address}: cannot encode a snapshot`, err)
+      return
+    }
+    ps.snapshotSeq = seq
+    this.#owner.env.journal.saveSnapshot(ps.persistenceId, seq, bytes).catch((err: unknown) => {
+      if (ps.snapshotSeq === seq) ps.snapshotSeq = 0
+      this.#owner.env.warn(`${this.address}: snapshot at ${seq} failed`, err)
+    })
+  }
+
+  /** A turn that threw, timed out or could not store its events: nothing of it leaves. */
+  #failTurn(d: Delivery, err: unknown): void {
+    const ps = this.#persistent
+    if (ps !== undefined && ps.rollback()) {
+      this.state = ps.before
+      this.#mailbox.pushSystem(systemDelivery(SYS_RECOVER))
+    }
+    this.#fault(d, err)
+  }
+
+  #guarded(run: Effect): Effect {
+    return () => {
+      try {
+        run()
+      } catch (err) {
+        this.#owner.env.warn(`${this.address}: a send or publish held for the journal failed`, err)
+      }
+    }
   }
 
   #answer(reply: Reply | undefined, value: unknown): void {
@@ -356,13 +452,47 @@ export class ActorCell {
       case SYS_RESTART:
         return this.#hook(d, def.stopped, false, () => {
           this.state = this.kind.initialState(this.id)
+          // a persistent actor restarts from its journal, not from its initial state
+          if (this.#persistent !== undefined) this.#mailbox.pushSystem(systemDelivery(SYS_RECOVER))
           if (def.started !== undefined) this.#mailbox.pushSystem(systemDelivery(SYS_STARTED))
         })
       case SYS_STOP:
         return this.#hook(d, def.stopped, false, () => this.#finalize())
+      case SYS_RECOVER:
+        return this.#recover(d)
+      case SYS_PASSIVATE:
+        if (this.#mailbox.size > 0 || this.#stopping) {
+          this.#owner.retrack(this)
+          return false
+        }
+        return this.#hook(d, def.stopped, false, () => this.#finalize())
       default:
         return false
     }
+  }
+
+  /**
+   * Reads the journal into the state, as a turn: messages wait behind it. When the journal cannot be
+   * read the activation ends and its queued messages fail with that error; the next message starts a
+   * new activation that tries again.
+   */
+  #recover(d: Delivery): boolean {
+    const ps = this.#persistent!
+    const env = this.#owner.env
+    const reading = ps.recover(env.journal, env.codecs.get(undefined), () => this.kind.initialState(this.id))
+    this.#awaitTurn(
+      d,
+      reading,
+      (state) => {
+        this.state = state
+      },
+      (err) => {
+        const error = MicaError.from(err, this.address)
+        env.warn(`${this.address}: recovery failed: ${error.detail}`, error.cause ?? err)
+        this.#finalize(error)
+      },
+    )
+    return true
   }
 
   /** Runs a lifecycle hook as a turn; `then` runs after it. A failing `started` is a fault. */
@@ -392,13 +522,13 @@ export class ActorCell {
     return true
   }
 
-  #finalize(): void {
+  #finalize(cause?: MicaError): void {
     if (this.#status === STOPPED) return
     this.#status = STOPPED
     this.#turnTimer?.cancel()
     this.#backoffTimer?.cancel()
     if (this.#mailbox.size > 0) {
-      const error = this.#stoppedError()
+      const error = cause ?? this.#stoppedError()
       for (const d of this.#mailbox.drain()) {
         if (d.handler.charCodeAt(0) !== 36) this.#owner.lose(this, d, 'actor-stopped', error)
       }

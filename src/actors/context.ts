@@ -55,7 +55,8 @@ export class CellContext implements ActorContext<unknown> {
   }
 
   send(to: string, handler: string, msg?: unknown, options?: SendOptions): void {
-    this.#env.send(to, handler, msg, options)
+    if (this.#cell.holdsEffects) this.#cell.effect(() => this.#env.send(to, handler, msg, options))
+    else this.#env.send(to, handler, msg, options)
   }
 
   ask<R = unknown>(to: string, handler: string, msg?: unknown, options?: AskOptions): Promise<R> {
@@ -75,7 +76,12 @@ export class CellContext implements ActorContext<unknown> {
   }
 
   publish(topic: string, msg: unknown, options?: PublishOptions): void {
-    this.#env.publish(topic, msg, options)
+    if (this.#cell.holdsEffects) this.#cell.effect(() => this.#env.publish(topic, msg, options))
+    else this.#env.publish(topic, msg, options)
+  }
+
+  persist(event: unknown): void {
+    this.#cell.persist(event)
   }
 
   stop(): void {

@@ -43,6 +43,18 @@ export function validateDefinition(definition: unknown): asserts definition is A
     const v = d![n]
     if (v !== undefined && !(Number.isFinite(v) && v > 0)) fail(`${d!.kind}: ${n} must be a positive number`)
   }
+  const apply = d!.apply as unknown
+  if (apply !== undefined) {
+    const table = typeof apply === 'object' && apply !== null
+    if (typeof apply !== 'function' && !table) fail(`${d!.kind}: apply must be a function or an object`)
+    if (table)
+      for (const [type, fn] of Object.entries(apply))
+        if (typeof fn !== 'function') fail(`${d!.kind}: apply.${type} is not a function`)
+  }
+  const every = d!.snapshotEvery
+  if (every !== undefined && !(Number.isInteger(every) && every > 0))
+    fail(`${d!.kind}: snapshotEvery must be a positive integer`)
+  if (every !== undefined && apply === undefined) fail(`${d!.kind}: snapshotEvery needs apply`)
   const mb = d!.mailbox
   if (mb?.capacity !== undefined && !(Number.isInteger(mb.capacity) && mb.capacity > 0)) {
     fail(`${d!.kind}: mailbox.capacity must be a positive integer`)

@@ -40,6 +40,10 @@ export function deadlineOf(d: Delivery, clock: Clock): number {
 export const SYS_STARTED = '$started'
 export const SYS_STOP = '$stop'
 export const SYS_RESTART = '$restart'
+/** A persistent actor reads its journal (on activation, after a restart or a failed append). */
+export const SYS_RECOVER = '$recover'
+/** An idle keyed actor leaves memory; it comes back from its journal on its next message. */
+export const SYS_PASSIVATE = '$passivate'
 
 export function systemDelivery(handler: string): Delivery {
   return { handler, body: undefined, ct: undefined, md: undefined, dl: 0, reply: undefined }

@@ -7,6 +7,7 @@ import type { CodecTable } from '../codec/table.ts'
 import type { MicaError } from '../errors.ts'
 import type { DeadLetterReason } from '../mailbox/dead-letters.ts'
 import type { Delivery } from './delivery.ts'
+import type { JournalPort } from './persistence.ts'
 import type { ActorRef, AnyActorDefinition, AskOptions, PublishOptions, SendOptions } from './types.ts'
 
 export interface ActorEnvironment {
@@ -16,6 +17,8 @@ export interface ActorEnvironment {
   readonly copyReplies: boolean
   /** Largest encoded reply when replies are copied. */
   readonly maxMessageBytes: number
+  /** Where persistent actors keep their events (the kernel's journal, or its proxy on a worker). */
+  readonly journal: JournalPort
   send(to: string, handler: string, msg: unknown, options?: SendOptions): void
   ask(to: string, handler: string, msg: unknown, options?: AskOptions): Promise<unknown>
   publish(topic: string, msg: unknown, options?: PublishOptions): void

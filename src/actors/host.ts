@@ -4,6 +4,7 @@
  * activates one (virtual actors: every id of a hosted kind is addressable). It knows when everything
  * is idle, which is how a kernel drains before it stops.
  */
+import { LRUCache } from 'lru-cache'
 import { ErrorCode, NotFoundError, UnavailableError, type MicaError } from '../errors.ts'
 import type { DeadLetterReason } from '../mailbox/dead-letters.ts'
 import type { TimerHandle } from '../clock.ts'
@@ -13,16 +14,47 @@ import type { ActorEnvironment } from './environment.ts'
 import { KindEntry } from './kind.ts'
 import type { ActorDefinition } from './types.ts'
 
+/** When idle persistent actors leave memory (they come back from their journal on their next message). */
+export interface PassivationOptions {
+  /** Live persistent keyed actors per host (thread) before the least recently used one leaves. */
+  maxActors: number
+  /** An actor without a message for this long leaves (checked every quarter of it, at least 1 s). */
+  idleMs: number
+}
+
+export const DEFAULT_PASSIVATION: PassivationOptions = { maxActors: 100_000, idleMs: 600_000 }
+
 export class ActorHost implements CellOwner {
   readonly env: ActorEnvironment
   readonly #kinds = new Map<string, KindEntry>()
   readonly #cells = new Map<string, ActorCell>()
+  /** Live persistent keyed actors in use order: the LRU that passivates them. */
+  readonly #passivation: LRUCache<string, ActorCell> | undefined
+  readonly #sweep: NodeJS.Timeout | undefined
   #busy = 0
   #idleWaiters: (() => void)[] = []
   #closed = false
 
-  constructor(env: ActorEnvironment) {
+  constructor(env: ActorEnvironment, passivation: PassivationOptions | false = DEFAULT_PASSIVATION) {
     this.env = env
+    if (passivation === false) return
+    this.#passivation = new LRUCache<string, ActorCell>({
+      max: passivation.maxActors,
+      ttl: passivation.idleMs,
+      updateAgeOnGet: true,
+      dispose: (cell, _address, reason) => {
+        // not from inside the cache's own bookkeeping: passivating may remove the cell from it
+        if (reason === 'evict' || reason === 'expire') queueMicrotask(() => cell.passivate())
+      },
+    })
+    const cache = this.#passivation
+    this.#sweep = setInterval(() => cache.purgeStale(), Math.max(1000, passivation.idleMs / 4))
+    this.#sweep.unref()
+  }
+
+  /** Persistent keyed actors tracked for passivation. */
+  get passivationCount(): number {
+    return this.#passivation?.size ?? 0
   }
 
   get liveCount(): number {
@@ -49,6 +81,7 @@ export class ActorHost implements CellOwner {
     if (entry === undefined) return undefined
     const fresh = new ActorCell(this, entry, id, address)
     this.#cells.set(address, fresh)
+    if (entry.persistent !== undefined && id !== '') this.#passivation?.set(address, fresh)
     return fresh
   }
 
@@ -62,7 +95,9 @@ export class ActorHost implements CellOwner {
       )
       return
     }
-    const cell = this.#cells.get(address) ?? this.activate(kind, id, address)
+    let cell = this.#cells.get(address)
+    if (cell === undefined) cell = this.activate(kind, id, address)
+    else if (cell.holdsEffects && id !== '') this.#passivation?.get(address) // marks it recently used
     if (cell === undefined) {
       this.#lose(address, d, 'kind-not-found', new NotFoundError(ErrorCode.KIND_NOT_FOUND, `no kind ${kind}`))
       return
@@ -90,6 +125,8 @@ export class ActorHost implements CellOwner {
    */
   async stopAll(until: number): Promise<void> {
     this.#closed = true
+    clearInterval(this.#sweep)
+    this.#passivation?.clear()
     const stopping: ActorCell[] = []
     for (const cell of this.#cells.values()) if (!cell.stopIdle()) stopping.push(cell)
     this.#cells.clear() // idle actors without a stopped hook are done; the rest finish below
@@ -116,7 +153,13 @@ export class ActorHost implements CellOwner {
   }
 
   removed(cell: ActorCell): void {
-    if (this.#cells.get(cell.address) === cell) this.#cells.delete(cell.address)
+    if (this.#cells.get(cell.address) !== cell) return
+    this.#cells.delete(cell.address)
+    if (this.#passivation?.peek(cell.address) === cell) this.#passivation.delete(cell.address)
+  }
+
+  retrack(cell: ActorCell): void {
+    if (this.#cells.get(cell.address) === cell) this.#passivation?.set(cell.address, cell)
   }
 
   lose(cell: ActorCell, d: Delivery, reason: DeadLetterReason, error: MicaError | undefined): void {

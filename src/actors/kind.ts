@@ -1,5 +1,6 @@
 /** A kind as a host runs it: the definition plus its resolved options. */
 import { DEFAULT_MAILBOX_CAPACITY, DEFAULT_OVERFLOW, type OverflowPolicy } from '../mailbox/mailbox.ts'
+import { PersistentKind } from './persistence.ts'
 import { Supervisor } from './supervision.ts'
 import type { ActorDefinition, Handler } from './types.ts'
 
@@ -14,6 +15,8 @@ export class KindEntry {
   readonly overflow: OverflowPolicy
   readonly turnTimeoutMs: number
   readonly throughput: number
+  /** Set for an event-sourced kind (one with `apply`). */
+  readonly persistent: PersistentKind | undefined
   /** The handlers without a prototype: a lookup needs no `hasOwn` check. */
   readonly #handlers: Record<string, Handler<unknown> | undefined>
 
@@ -25,6 +28,7 @@ export class KindEntry {
     this.overflow = definition.mailbox?.overflow ?? DEFAULT_OVERFLOW
     this.turnTimeoutMs = definition.turnTimeoutMs ?? DEFAULT_TURN_TIMEOUT_MS
     this.throughput = definition.throughput ?? DEFAULT_THROUGHPUT
+    this.persistent = PersistentKind.of(definition)
     this.#handlers = Object.assign(
       Object.create(null) as Record<string, Handler<unknown>>,
       definition.handlers,

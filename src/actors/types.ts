@@ -52,7 +52,19 @@ export interface ActorDefinition<S = unknown, H extends HandlerMap<S> = HandlerM
    * once per kind, by its stateless instance `kind/`); `queue: false` delivers to every node.
    */
   readonly topics?: Readonly<Record<string, string | TopicBinding>>
+  /**
+   * Makes the kind persistent (event-sourced): the state is the fold of the events its handlers
+   * `ctx.persist`, through this function, or through a table keyed by each event's `type`. Must be
+   * pure: recovery runs it again over the stored events.
+   */
+  readonly apply?: EventApplier<S>
+  /** A persistent kind saves a snapshot of its state every this many events (default: never). */
+  readonly snapshotEvery?: number
 }
+
+/** A persistent kind's `apply`: one function for every event, or one per event `type`. */
+export type EventApplier<S> =
+  ((state: S, event: never) => S) | { readonly [type: string]: (state: S, event: never) => S }
 
 export interface TopicBinding {
   readonly handler: string
@@ -82,7 +94,12 @@ export interface ActorContext<S> {
   ask<R = unknown>(to: string, handler: string, msg?: unknown, options?: AskOptions): Promise<R>
   ref<D extends AnyActorDefinition = AnyActorDefinition>(address: string): ActorRef<D>
   spawn<D extends AnyActorDefinition>(definition: D | string | URL, id?: string): Promise<ActorRef<D>>
-  /** Publishes to a topic through the kernel's broker. */
+  /**
+   * Persistent kinds only: applies `event` to the state now and appends it to the journal when the
+   * turn ends, before the reply, the sends and the publishes of the turn leave.
+   */
+  persist(event: unknown): void
+  /** Publishes to a topic through the kernel's broker (held back until a persistent turn commits). */
   publish(topic: string, msg: unknown, options?: PublishOptions): void
   /** Stops this actor after the current message; queued messages go to dead letters. */
   stop(): void

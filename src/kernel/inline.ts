@@ -7,6 +7,7 @@
 import { ActorHost } from '../actors/host.ts'
 import { deadlineOf, type Delivery } from '../actors/delivery.ts'
 import type { ActorEnvironment } from '../actors/environment.ts'
+import type { JournalPort } from '../actors/persistence.ts'
 import type {
   ActorRef,
   AnyActorDefinition,
@@ -44,6 +45,7 @@ export class InlineRuntime implements LocalRuntime, ActorEnvironment {
   readonly codecs: CodecTable
   readonly copyReplies: boolean
   readonly maxMessageBytes: number
+  readonly journal: JournalPort
   readonly #services: KernelServices
   readonly #host: ActorHost
   readonly #encode: boolean
@@ -55,7 +57,8 @@ export class InlineRuntime implements LocalRuntime, ActorEnvironment {
     this.#encode = services.options.inlineMessages === 'encode'
     this.copyReplies = this.#encode
     this.maxMessageBytes = services.options.maxMessageBytes
-    this.#host = new ActorHost(this)
+    this.journal = services.journal
+    this.#host = new ActorHost(this, services.options.passivation)
   }
 
   async start(): Promise<void> {}

@@ -45,6 +45,7 @@ import {
 } from './options.ts'
 import { Ref, type Router } from './ref.ts'
 import { WorkersRuntime } from './workers.ts'
+import { KernelJournal } from './journal-port.ts'
 
 type Placement = RegistryNode | Promise<'local' | RegistryNode>
 
@@ -59,6 +60,7 @@ export class Kernel implements Router, RemoteHost {
   readonly wheel: DeadlineWheel
   readonly deadLetters = new DeadLetters()
   readonly logger: Logger
+  readonly journal: KernelJournal
   readonly #local: LocalRuntime
   readonly #remote: Remote | undefined
   readonly #streams: StreamRouter
@@ -77,6 +79,7 @@ export class Kernel implements Router, RemoteHost {
     this.logger = this.options.logger
     this.codecs = new CodecTable(this.options.codecs, this.options.contentType)
     this.wheel = new DeadlineWheel(this.clock)
+    this.journal = new KernelJournal(this.options.journal, this.logger)
     this.#local = this.options.workers === 0 ? new InlineRuntime(this) : new WorkersRuntime(this)
     const net = this.options.network
     this.#remote =
@@ -107,6 +110,7 @@ export class Kernel implements Router, RemoteHost {
 
   /** Starts the worker pool (when there is one), then the transport and registry (when configured). */
   async start(): Promise<void> {
+    await this.journal.start()
     await this.#local.start()
     await this.#pubsub.start()
     await this.#remote?.start()
@@ -240,6 +244,7 @@ export class Kernel implements Router, RemoteHost {
       await this.#local.stop(this.clock.now() + Math.min(this.options.drainTimeoutMs, STOP_HOOKS_TIMEOUT_MS))
       await this.#remote?.close()
       await this.#pubsub.stop()
+      await this.journal.stop() // after the last actor: every append in flight has settled
     } finally {
       this.#state = 'stopped'
       this.wheel.abandonAll(new UnavailableError(ErrorCode.KERNEL_STOPPED, 'kernel stopped'))

@@ -20,6 +20,7 @@ import type { StreamEnd } from './stream.ts'
 import type { EncodedStreamSink, StreamRequest } from './stream-open.ts'
 import type { DeadlineWheel } from './deadlines.ts'
 import type { Logger, ResolvedKernelOptions } from './options.ts'
+import type { KernelJournal } from './journal-port.ts'
 
 export interface Outgoing {
   readonly handler: string
@@ -93,6 +94,7 @@ export interface KernelServices {
   readonly wheel: DeadlineWheel
   readonly deadLetters: DeadLetters
   readonly logger: Logger
+  readonly journal: KernelJournal
   /** Validates a target named by an actor (kind hosted, handler known); throws a MicaError. */
   resolveTarget(to: string, handler: string): Address
   send(to: string, handler: string, msg: unknown, options?: SendOptions): void

@@ -14,6 +14,8 @@ import type { Registry } from '../registry/registry.ts'
 import type { Selector } from '../registry/selector.ts'
 import type { Transport } from '../transport/transport.ts'
 import type { Broker } from '../broker/broker.ts'
+import type { Journal } from '../journal/journal.ts'
+import { DEFAULT_PASSIVATION, type PassivationOptions } from '../actors/host.ts'
 import type { RemoteOptions } from './remote.ts'
 
 export interface Logger {
@@ -56,6 +58,16 @@ export interface KernelOptions {
   transport?: Transport
   /** Pubsub (default: an in-process MemoryBroker owned by the kernel). */
   broker?: Broker
+  /**
+   * Where persistent actors keep their events; the kernel starts and stops it. Default: an in-memory
+   * journal made on first use (with a warning: nothing survives the process).
+   */
+  journal?: Journal
+  /**
+   * Passivation of idle persistent keyed actors, per thread (default 100,000 live, 10 min idle);
+   * `false` keeps every activation until it stops.
+   */
+  passivation?: Partial<PassivationOptions> | false
   /** Node selection for location-free addresses (default: random; rendezvous for keyed actors). */
   selector?: Selector
   /** Listen address of the transport (default `127.0.0.1:0`). */
@@ -96,6 +108,8 @@ export interface ResolvedKernelOptions {
   clock: Clock
   logger: Logger
   broker: Broker | undefined
+  journal: Journal | undefined
+  passivation: PassivationOptions | false
   /** Discovery and transport, resolved; the kernel supplies a Selector when none was given. */
   network: (Omit<RemoteOptions, 'selector'> & { selector: Selector | undefined }) | undefined
 }
@@ -141,8 +155,23 @@ export function resolveKernelOptions(options: KernelOptions = {}): ResolvedKerne
     clock: options.clock ?? systemClock,
     logger: options.logger ?? defaultLogger(),
     broker: options.broker,
+    journal: options.journal,
+    passivation: resolvePassivation(options.passivation, positive, fail),
     network: resolveNetwork(options, positive, fail),
   }
+}
+
+function resolvePassivation(
+  value: KernelOptions['passivation'],
+  positive: (name: string, v: number | undefined, def: number) => number,
+  fail: (detail: string) => never,
+): PassivationOptions | false {
+  if (value === false) return false
+  if (value !== undefined && (typeof value !== 'object' || value === null))
+    fail('passivation must be an object or false')
+  const maxActors = positive('passivation.maxActors', value?.maxActors, DEFAULT_PASSIVATION.maxActors)
+  if (!Number.isInteger(maxActors)) fail('passivation.maxActors must be an integer')
+  return { maxActors, idleMs: positive('passivation.idleMs', value?.idleMs, DEFAULT_PASSIVATION.idleMs) }
 }
 
 function resolveNetwork(

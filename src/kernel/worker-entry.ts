@@ -4,6 +4,7 @@
  */
 import { threadId, type MessagePort } from 'node:worker_threads'
 import type { ChannelLimits } from './channel.ts'
+import type { PassivationOptions } from '../actors/host.ts'
 import { WorkerRuntime } from './worker-runtime.ts'
 
 export interface WorkerBootData {
@@ -16,6 +17,7 @@ export interface WorkerBootData {
   askTimeoutMs: number
   maxMessageBytes: number
   defaultContentType: string
+  passivation: PassivationOptions | false
 }
 
 export default function boot(data: WorkerBootData): number {

@@ -50,6 +50,7 @@ import { dispatchStreamFrame, frameSink } from './stream-frames.ts'
 import { decodingSink, encodingLink, StreamReply, type EncodedStreamSink } from './stream-open.ts'
 import { Ref, type Router } from './ref.ts'
 import type { WorkerBootData } from './worker-entry.ts'
+import { JOURNAL_CONTROL_OP, WorkerJournal } from './worker-journal.ts'
 
 const CONTROL_TIMEOUT_MS = 60_000
 
@@ -57,6 +58,7 @@ export class WorkerRuntime implements ActorEnvironment, Router {
   readonly clock = systemClock
   readonly codecs: CodecTable
   readonly copyReplies = false
+  readonly journal: WorkerJournal
   readonly #data: WorkerBootData
   readonly #host: ActorHost
   readonly #channel: PortChannel
@@ -71,7 +73,8 @@ export class WorkerRuntime implements ActorEnvironment, Router {
   constructor(data: WorkerBootData) {
     this.#data = data
     this.codecs = new CodecTable(undefined, data.defaultContentType)
-    this.#host = new ActorHost(this)
+    this.#host = new ActorHost(this, data.passivation)
+    this.journal = new WorkerJournal((call) => this.#callMain(JOURNAL_CONTROL_OP, call))
     this.#channel = new PortChannel(
       data.port,
       data.limits,
@@ -378,11 +381,16 @@ export class WorkerRuntime implements ActorEnvironment, Router {
     const kind = typeof definition === 'object' && !(definition instanceof URL) ? definition.kind : undefined
     if (module === undefined)
       throw new NotFoundError(ErrorCode.KIND_NOT_FOUND, 'definition has no module URL')
+    const address = await this.#callMain('spawn', { module, kind: kind ?? null, id: id ?? '' })
+    return this.ref(address as string)
+  }
+
+  /** A request to the main thread (spawn, journal), answered by a control reply. */
+  #callMain(op: string, payload: unknown): Promise<unknown> {
     const reqId = ++this.#nextId
     const pending = this.#track(reqId, 'kernel', this.clock.now() + CONTROL_TIMEOUT_MS, undefined)
-    this.#push([F_CTRL, reqId, 'spawn', { module, kind: kind ?? null, id: id ?? '' }])
-    const address = (await pending.promise) as string
-    return this.ref(address)
+    this.#push([F_CTRL, reqId, op, payload])
+    return pending.promise
   }
 
   deadLetter(address: string, d: Delivery, reason: DeadLetterReason, error: MicaError | undefined): void {

@@ -43,6 +43,7 @@ import type { EncodedStreamSink, StreamRequest } from './stream-open.ts'
 import { WorkerPool } from './pool.ts'
 import { MainAsk, Relay, type AskTable, type Waiting } from './worker-asks.ts'
 import { WorkerStreams } from './worker-streams.ts'
+import { JOURNAL_CONTROL_OP, runJournalCall } from './worker-journal.ts'
 
 const CONTROL_TIMEOUT_MS = 60_000
 
@@ -73,6 +74,7 @@ export class WorkersRuntime implements LocalRuntime, AskTable {
           askTimeoutMs: o.askTimeoutMs,
           maxMessageBytes: o.maxMessageBytes,
           defaultContentType: o.contentType,
+          passivation: o.passivation,
         },
       },
       {
@@ -355,6 +357,14 @@ export class WorkersRuntime implements LocalRuntime, AskTable {
     if (op === 'log') {
       const p = payload as { message: string; error: string | null }
       this.#services.logger.warn(`[worker ${slot}] ${p.message}`, p.error ?? undefined)
+      return
+    }
+    if (op === JOURNAL_CONTROL_OP) {
+      // the journal validates its arguments (a worker's bad call is a 400, not a crash here)
+      runJournalCall(this.#services.journal, payload).then(
+        (result) => this.postTo(slot, [F_CTRL_REPLY, id, true, result ?? null]),
+        (err: unknown) => this.postTo(slot, [F_CTRL_REPLY, id, false, MicaError.from(err).toWire()]),
+      )
       return
     }
     if (op === 'spawn') {

@@ -1,0 +1,173 @@
+/**
+ * Event sourcing for one activation: what a persistent cell keeps besides its state (the highest
+ * sequence it wrote or read, the events of the turn in progress, the effects held back until they
+ * are durable), recovery from the journal, and the commit at the end of a turn.
+ *
+ * Why the order is what it is: events are applied at once (so the handler reads the new state and
+ * can return it), appended in one `append` when the turn ends (atomic: all or none), and only then
+ * do the reply, the sends and the publishes of that turn leave. A failed append therefore leaves no
+ * trace outside the actor, and inside it the cell goes back to the state before the turn and reads
+ * its journal again before its next message (`stale`), so the state is always the fold of what is
+ * stored, even when `apply` mutated the state it was given.
+ */
+import { BadRequestError, ErrorCode } from '../errors.ts'
+import type { Codec } from '../codec/codec.ts'
+import type { Journal } from '../journal/journal.ts'
+import type { ActorDefinition, EventApplier } from './types.ts'
+
+/** What an actor host needs of a journal (the kernel's own, or its proxy on a worker thread). */
+export type JournalPort = Pick<Journal, 'append' | 'read' | 'highestSeq' | 'saveSnapshot' | 'loadSnapshot'>
+
+/** Events read per `read` call during recovery: bounds one thread-hop frame and one allocation. */
+export const RECOVERY_PAGE = 8192
+
+/** The persistence settings of a kind, resolved once. */
+export class PersistentKind {
+  readonly apply: (state: unknown, event: unknown) => unknown
+  readonly snapshotEvery: number
+
+  constructor(definition: ActorDefinition) {
+    this.apply = applierOf(definition.kind, definition.apply as EventApplier<unknown>)
+    this.snapshotEvery = definition.snapshotEvery ?? 0
+  }
+
+  static of(definition: ActorDefinition): PersistentKind | undefined {
+    return definition.apply === undefined ? undefined : new PersistentKind(definition)
+  }
+}
+
+/** A deferred effect of a turn: released once its events are stored, dropped when the append fails. */
+export type Effect = () => void
+
+/** One activation's journal bookkeeping. */
+export class PersistentState {
+  /** Highest sequence stored for this persistence id, as far as this activation knows. */
+  seq = 0
+  snapshotSeq = 0
+  /** Set after a failed append: the state must be read again before the next message. */
+  stale = false
+  #events: Uint8Array[] = []
+  #effects: Effect[] = []
+  #before: unknown
+  #inTurn = false
+  /** The turn persisted something (still true while its append is in flight). */
+  #wrote = false
+
+  constructor(
+    readonly persistenceId: string,
+    readonly kind: PersistentKind,
+  ) {}
+
+  /** Pending events or effects of the current turn. */
+  get dirty(): boolean {
+    return this.#events.length > 0 || this.#effects.length > 0
+  }
+
+  beginTurn(state: unknown): void {
+    this.#inTurn = true
+    this.#wrote = false
+    this.#before = state
+  }
+
+  /** Encodes and applies one event; returns the new state. Throws a 400 outside a handler's turn. */
+  persist(state: unknown, event: unknown, codec: Codec): unknown {
+    if (!this.#inTurn) {
+      throw new BadRequestError(ErrorCode.BAD_REQUEST, `${this.persistenceId}: persist outside a handler`)
+    }
+    const bytes = codec.encode(event)
+    const next = this.kind.apply(state, event)
+    this.#events.push(bytes)
+    this.#wrote = true
+    return next
+  }
+
+  /** Holds an effect until the turn's events are stored (runs it at once outside a turn). */
+  defer(effect: Effect): void {
+    if (this.#inTurn) this.#effects.push(effect)
+    else effect()
+  }
+
+  /** Appends the turn's events; releases its effects on success. */
+  async commit(journal: JournalPort): Promise<void> {
+    const events = this.#events
+    const effects = this.#effects
+    this.#events = []
+    this.#effects = []
+    this.#inTurn = false
+    if (events.length > 0) this.seq = await journal.append(this.persistenceId, events, this.seq)
+    this.#wrote = false
+    this.#before = undefined
+    for (const effect of effects) effect()
+  }
+
+  /**
+   * Ends a failed turn: its events and effects are dropped. True when it had persisted something:
+   * the cell then goes back to `before` and reads its journal again (`stale`).
+   */
+  rollback(): boolean {
+    const wrote = this.#wrote
+    this.#events = []
+    this.#effects = []
+    this.#inTurn = false
+    this.#wrote = false
+    if (wrote) this.stale = true
+    return wrote
+  }
+
+  /** The state when the turn began. */
+  get before(): unknown {
+    return this.#before
+  }
+
+  /** Ends a turn that persisted nothing (its effects leave now). */
+  endTurn(): void {
+    this.#inTurn = false
+    this.#before = undefined
+    const effects = this.#effects
+    if (effects.length === 0) return
+    this.#effects = []
+    for (const effect of effects) effect()
+  }
+
+  /** Whether a snapshot is due after the last commit. */
+  get snapshotDue(): boolean {
+    return this.kind.snapshotEvery > 0 && this.seq - this.snapshotSeq >= this.kind.snapshotEvery
+  }
+
+  /**
+   * Rebuilds the state: the latest snapshot (else `initial`), then every later event folded through
+   * `apply`, read in pages so a long journal never sits in memory at once.
+   */
+  async recover(journal: JournalPort, codec: Codec, initial: () => unknown): Promise<unknown> {
+    const snapshot = await journal.loadSnapshot(this.persistenceId)
+    let state = snapshot === undefined ? initial() : codec.decode(snapshot.bytes)
+    let seq = snapshot?.seq ?? 0
+    for (;;) {
+      const page = await journal.read(this.persistenceId, seq + 1, { max: RECOVERY_PAGE })
+      for (const event of page) state = this.kind.apply(state, codec.decode(event.payload))
+      if (page.length > 0) seq = page[page.length - 1]!.seq
+      if (page.length < RECOVERY_PAGE) break
+    }
+    // events removed by deleteTo without a snapshot leave nothing to read; the sequence still counts
+    if (seq === (snapshot?.seq ?? 0)) seq = Math.max(seq, await journal.highestSeq(this.persistenceId))
+    this.seq = seq
+    this.snapshotSeq = snapshot?.seq ?? 0
+    this.stale = false
+    return state
+  }
+}
+
+function applierOf(kind: string, apply: EventApplier<unknown>): (state: unknown, event: unknown) => unknown {
+  type Fold = (state: unknown, event: unknown) => unknown
+  if (typeof apply === 'function') return apply as Fold
+  const table = Object.assign(Object.create(null) as Record<string, Fold>, apply as Record<string, Fold>)
+  return (state, event) => {
+    const type = (event as { type?: unknown } | null)?.type
+    const fn = typeof type === 'string' ? table[type] : undefined
+    if (fn === undefined) {
+      const shown = typeof type === 'string' ? `type "${type}"` : 'no string type'
+      throw new BadRequestError(ErrorCode.BAD_REQUEST, `${kind}: no apply for an event with ${shown}`)
+    }
+    return fn(state, event)
+  }
+}
