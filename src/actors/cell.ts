@@ -21,8 +21,10 @@ import { CellContext } from './context.ts'
 import {
   deadlineOf,
   SYS_PASSIVATE,
+  SYS_COMMIT,
   SYS_RECOVER,
   SYS_RESTART,
+  SYS_TIMER,
   SYS_STARTED,
   SYS_STOP,
   systemDelivery,
@@ -32,6 +34,8 @@ import {
 import type { ActorEnvironment } from './environment.ts'
 import type { KindEntry } from './kind.ts'
 import { PersistentState, type Effect } from './persistence.ts'
+import { MachineRunner, type MachineHost, type MachineReply } from './machine.ts'
+import type { AnyMachineSnapshot } from 'xstate'
 
 const IDLE = 0
 const RUNNING = 1
@@ -67,6 +71,9 @@ export class ActorCell {
   #boundRun: (() => void) | undefined
   /** Journal bookkeeping of a persistent kind's activation. */
   readonly #persistent: PersistentState | undefined
+  /** The live xstate actor of a machine kind. */
+  readonly #machine: MachineRunner | undefined
+  #commitQueued = false
 
   constructor(owner: CellOwner, kind: KindEntry, id: string, address: string) {
     this.#owner = owner
@@ -76,6 +83,8 @@ export class ActorCell {
     this.#mailbox = new Mailbox<Delivery>(kind.capacity, kind.overflow)
     this.state = kind.initialState(id)
     this.#persistent = kind.persistent && new PersistentState(address, kind.persistent)
+    const logic = kind.persistent?.machine
+    this.#machine = logic && new MachineRunner(logic, id, this.#machineHost())
     if (this.#persistent !== undefined) this.enqueueSystem(systemDelivery(SYS_RECOVER))
     if (kind.definition.started !== undefined) this.enqueueSystem(systemDelivery(SYS_STARTED))
   }
@@ -100,6 +109,37 @@ export class ActorCell {
   /** A send or publish of a persistent actor: a turn holds it until its events are stored. */
   effect(run: Effect): void {
     this.#persistent!.defer(this.#guarded(run))
+  }
+
+  /** A machine actor's event: sent to the machine in this turn (and journaled through `record`). */
+  machineSend(type: string, msg: unknown): MachineReply {
+    const machine = this.#machine
+    if (machine === undefined)
+      throw new BadRequestError(ErrorCode.BAD_REQUEST, `${this.kind.name} is no machine`)
+    const reply = machine.send(type, msg)
+    this.state = machine.snapshot
+    return reply
+  }
+
+  #machineHost(): MachineHost {
+    return {
+      clock: this.#owner.env.clock,
+      record: (event) => {
+        const ps = this.#persistent!
+        try {
+          ps.record(this.#owner.env.codecs.get(undefined).encode(event))
+        } catch (err) {
+          this.#owner.env.warn(`${this.address}: cannot journal machine event ${event.type}`, err)
+          return
+        }
+        // an event outside a turn (an invoked child's result): stored by a turn of its own
+        if (!ps.inTurn && !this.#commitQueued) {
+          this.#commitQueued = true
+          this.enqueueSystem(systemDelivery(SYS_COMMIT))
+        }
+      },
+      timer: (fire) => this.enqueueSystem({ ...systemDelivery(SYS_TIMER), body: fire }),
+    }
   }
 
   /** Passivation: an idle actor leaves at once; a busy one when its mailbox is empty. */
@@ -313,7 +353,7 @@ export class ActorCell {
     const seq = ps.seq
     let bytes: Uint8Array
     try {
-      bytes = this.#owner.env.codecs.get(undefined).encode(this.state)
+      bytes = this.#owner.env.codecs.get(undefined).encode(ps.kind.stored(this.state))
     } catch (err) {
       this.#owner.env.warn(`${this.address}: cannot encode a snapshot`, err)
       return
@@ -460,6 +500,9 @@ export class ActorCell {
         return this.#hook(d, def.stopped, false, () => this.#finalize())
       case SYS_RECOVER:
         return this.#recover(d)
+      case SYS_TIMER:
+      case SYS_COMMIT:
+        return this.#machineTurn(d)
       case SYS_PASSIVATE:
         if (this.#mailbox.size > 0 || this.#stopping) {
           this.#owner.retrack(this)
@@ -479,18 +522,58 @@ export class ActorCell {
   #recover(d: Delivery): boolean {
     const ps = this.#persistent!
     const env = this.#owner.env
-    const reading = ps.recover(env.journal, env.codecs.get(undefined), () => this.kind.initialState(this.id))
+    this.#machine?.stop()
+    const initial = () => this.kind.initialState(this.id)
+    const reading = ps.recover(env.journal, env.codecs.get(undefined), initial, this.id)
     this.#awaitTurn(
       d,
       reading,
       (state) => {
         this.state = state
+        const machine = this.#machine
+        if (machine === undefined) return
+        try {
+          // a journal with nothing in it: a fresh start (entry actions run, as for any new actor)
+          machine.start(ps.seq === 0 ? undefined : (state as AnyMachineSnapshot))
+          this.state = machine.snapshot
+        } catch (err) {
+          const error = MicaError.from(err, this.address)
+          env.warn(`${this.address}: the machine did not start: ${error.detail}`, err)
+          this.#finalize(error)
+        }
       },
       (err) => {
         const error = MicaError.from(err, this.address)
         env.warn(`${this.address}: recovery failed: ${error.detail}`, error.cause ?? err)
         this.#finalize(error)
       },
+    )
+    return true
+  }
+
+  /** A due machine timer, or events that arrived between turns: a turn that stores what happened. */
+  #machineTurn(d: Delivery): boolean {
+    const ps = this.#persistent!
+    const machine = this.#machine
+    if (d.handler === SYS_COMMIT) this.#commitQueued = false
+    if (machine === undefined) return false
+    ps.beginTurn(this.state)
+    try {
+      if (d.handler === SYS_TIMER) (d.body as () => void)()
+      this.state = machine.snapshot
+    } catch (err) {
+      this.#failTurn(d, err)
+      return false
+    }
+    if (!ps.dirty) {
+      ps.endTurn()
+      return false
+    }
+    this.#awaitTurn(
+      d,
+      this.#commit(undefined),
+      () => {},
+      (err) => this.#failTurn(d, err),
     )
     return true
   }
@@ -525,6 +608,7 @@ export class ActorCell {
   #finalize(cause?: MicaError): void {
     if (this.#status === STOPPED) return
     this.#status = STOPPED
+    this.#machine?.stop()
     this.#turnTimer?.cancel()
     this.#backoffTimer?.cancel()
     if (this.#mailbox.size > 0) {

@@ -5,6 +5,7 @@
  */
 import { deadlineOf, NO_METADATA } from './delivery.ts'
 import type { ActorCell } from './cell.ts'
+import type { MachineReply } from './machine.ts'
 import type { ActorEnvironment } from './environment.ts'
 import type {
   ActorContext,
@@ -82,6 +83,11 @@ export class CellContext implements ActorContext<unknown> {
 
   persist(event: unknown): void {
     this.#cell.persist(event)
+  }
+
+  /** Machine kinds: their generated handlers forward events here. */
+  machineSend(type: string, msg: unknown): MachineReply {
+    return this.#cell.machineSend(type, msg)
   }
 
   stop(): void {

@@ -7,7 +7,9 @@
  */
 import { BadRequestError, ErrorCode } from '../errors.ts'
 import { pathToFileURL } from 'node:url'
+import type { AnyStateMachine, EventFromLogic, SnapshotFrom } from 'xstate'
 import type { ActorContext, ActorDefinition, HandlerMap } from './types.ts'
+import { machineHandlers, type MachineReply } from './machine.ts'
 
 export const KIND_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/
 
@@ -17,12 +19,48 @@ export type DefinitionInput<S, H> = Omit<ActorDefinition<S, HandlerMap<S>>, 'han
   readonly handlers: H & { readonly [K in keyof H]: (msg: never, ctx: ActorContext<S>) => unknown }
 }
 
+/** A machine kind: `machine` instead of `handlers`, `initial` and `apply`. */
+export type MachineDefinitionInput<M extends AnyStateMachine> = Omit<
+  ActorDefinition<SnapshotFrom<M>>,
+  'handlers' | 'initial' | 'apply' | 'machine'
+> & { readonly machine: M }
+
+/** The handlers a machine kind gets: one per event type (its other fields are the message), and `snapshot`. */
+export type MachineHandlers<M extends AnyStateMachine> = {
+  readonly [E in EventFromLogic<M> as E['type']]: (
+    msg: keyof Omit<E, 'type'> extends never ? void : Omit<E, 'type'>,
+    ctx: ActorContext<SnapshotFrom<M>>,
+  ) => MachineReply
+} & { readonly snapshot: (msg: void, ctx: ActorContext<SnapshotFrom<M>>) => MachineReply }
+
+export function defineActor<M extends AnyStateMachine>(
+  definition: MachineDefinitionInput<M>,
+): ActorDefinition<SnapshotFrom<M>, MachineHandlers<M>>
 export function defineActor<S = undefined, H extends HandlerMap<S> = HandlerMap<S>>(
   definition: DefinitionInput<S, H>,
-): ActorDefinition<S, H> {
-  validateDefinition(definition)
-  const module = definition.module ?? callerModuleUrl()
-  return Object.freeze({ ...definition, module }) as ActorDefinition<S, H>
+): ActorDefinition<S, H>
+export function defineActor(definition: object): ActorDefinition {
+  const input = definition as Partial<ActorDefinition> & { kind: string }
+  let full: unknown = definition
+  if (input.machine !== undefined) {
+    if (input.handlers !== undefined || input.apply !== undefined || input.initial !== undefined) {
+      throw new BadRequestError(
+        ErrorCode.INVALID_OPTIONS,
+        `invalid actor definition: ${String(input.kind)}: machine replaces handlers, initial and apply`,
+      )
+    }
+    const machine = input.machine as unknown
+    if (typeof machine !== 'object' || machine === null || !('root' in machine)) {
+      throw new BadRequestError(
+        ErrorCode.INVALID_OPTIONS,
+        `invalid actor definition: ${String(input.kind)}: machine must be an xstate machine`,
+      )
+    }
+    full = { ...definition, handlers: machineHandlers(String(input.kind), input.machine) }
+  }
+  validateDefinition(full)
+  const module = full.module ?? callerModuleUrl()
+  return Object.freeze({ ...full, module })
 }
 
 export function validateDefinition(definition: unknown): asserts definition is ActorDefinition {

@@ -44,6 +44,10 @@ export const SYS_RESTART = '$restart'
 export const SYS_RECOVER = '$recover'
 /** An idle keyed actor leaves memory; it comes back from its journal on its next message. */
 export const SYS_PASSIVATE = '$passivate'
+/** A machine actor's timer is due (its `body` fires it). */
+export const SYS_TIMER = '$timer'
+/** A machine actor stores events that arrived between turns. */
+export const SYS_COMMIT = '$commit'
 
 export function systemDelivery(handler: string): Delivery {
   return { handler, body: undefined, ct: undefined, md: undefined, dl: 0, reply: undefined }

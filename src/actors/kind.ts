@@ -41,6 +41,7 @@ export class KindEntry {
   }
 
   initialState(id: string): unknown {
-    return this.definition.initial?.(id)
+    const machine = this.persistent?.machine
+    return machine === undefined ? this.definition.initial?.(id) : machine.initial(id)
   }
 }

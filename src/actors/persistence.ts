@@ -14,6 +14,7 @@ import { BadRequestError, ErrorCode } from '../errors.ts'
 import type { Codec } from '../codec/codec.ts'
 import type { Journal } from '../journal/journal.ts'
 import type { ActorDefinition, EventApplier } from './types.ts'
+import { MachineLogic } from './machine.ts'
 
 /** What an actor host needs of a journal (the kernel's own, or its proxy on a worker thread). */
 export type JournalPort = Pick<Journal, 'append' | 'read' | 'highestSeq' | 'saveSnapshot' | 'loadSnapshot'>
@@ -25,14 +26,35 @@ export const RECOVERY_PAGE = 8192
 export class PersistentKind {
   readonly apply: (state: unknown, event: unknown) => unknown
   readonly snapshotEvery: number
+  /** Set for a machine kind: its state is an xstate snapshot, folded with the pure `transition`. */
+  readonly machine: MachineLogic | undefined
 
   constructor(definition: ActorDefinition) {
-    this.apply = applierOf(definition.kind, definition.apply as EventApplier<unknown>)
     this.snapshotEvery = definition.snapshotEvery ?? 0
+    if (definition.machine !== undefined) {
+      const logic = new MachineLogic(definition.machine)
+      this.machine = logic
+      this.apply = (state, event) => logic.apply(state, event)
+    } else {
+      this.machine = undefined
+      this.apply = applierOf(definition.kind, definition.apply as EventApplier<unknown>)
+    }
   }
 
   static of(definition: ActorDefinition): PersistentKind | undefined {
-    return definition.apply === undefined ? undefined : new PersistentKind(definition)
+    return definition.apply === undefined && definition.machine === undefined
+      ? undefined
+      : new PersistentKind(definition)
+  }
+
+  /** The state as a snapshot stores it. */
+  stored(state: unknown): unknown {
+    return this.machine === undefined ? state : this.machine.persisted(state)
+  }
+
+  /** A stored snapshot's state back. */
+  fromStored(value: unknown, id: string): unknown {
+    return this.machine === undefined ? value : this.machine.restore(value, id)
   }
 }
 
@@ -57,6 +79,16 @@ export class PersistentState {
     readonly persistenceId: string,
     readonly kind: PersistentKind,
   ) {}
+
+  get inTurn(): boolean {
+    return this.#inTurn
+  }
+
+  /** An event already applied (a machine's), stored with the next commit. */
+  record(bytes: Uint8Array): void {
+    this.#events.push(bytes)
+    this.#wrote = true
+  }
 
   /** Pending events or effects of the current turn. */
   get dirty(): boolean {
@@ -138,9 +170,9 @@ export class PersistentState {
    * Rebuilds the state: the latest snapshot (else `initial`), then every later event folded through
    * `apply`, read in pages so a long journal never sits in memory at once.
    */
-  async recover(journal: JournalPort, codec: Codec, initial: () => unknown): Promise<unknown> {
+  async recover(journal: JournalPort, codec: Codec, initial: () => unknown, id: string): Promise<unknown> {
     const snapshot = await journal.loadSnapshot(this.persistenceId)
-    let state = snapshot === undefined ? initial() : codec.decode(snapshot.bytes)
+    let state = snapshot === undefined ? initial() : this.kind.fromStored(codec.decode(snapshot.bytes), id)
     let seq = snapshot?.seq ?? 0
     for (;;) {
       const page = await journal.read(this.persistenceId, seq + 1, { max: RECOVERY_PAGE })

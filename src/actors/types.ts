@@ -5,6 +5,7 @@
 import type { MailboxOptions } from '../mailbox/mailbox.ts'
 import type { SupervisionOptions } from './supervision.ts'
 import type { Stream } from '../kernel/stream.ts'
+import type { AnyStateMachine } from 'xstate'
 
 export type { Stream }
 
@@ -60,6 +61,11 @@ export interface ActorDefinition<S = unknown, H extends HandlerMap<S> = HandlerM
   readonly apply?: EventApplier<S>
   /** A persistent kind saves a snapshot of its state every this many events (default: never). */
   readonly snapshotEvery?: number
+  /**
+   * An xstate machine as the behaviour (given to `defineActor` instead of `handlers`, which it then
+   * generates: one per event type, plus `snapshot`). Always persistent: every event is journaled.
+   */
+  readonly machine?: AnyStateMachine
 }
 
 /** A persistent kind's `apply`: one function for every event, or one per event `type`. */
