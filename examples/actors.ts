@@ -54,3 +54,16 @@ export const ledger = defineActor({
     },
   },
 })
+
+/** A persistent actor: its count is the fold of its `visited` events, kept in node B's file journal. */
+export const visits = defineActor({
+  kind: 'visits',
+  initial: () => ({ count: 0 }),
+  handlers: {
+    hit(_msg: void, ctx) {
+      ctx.persist({ type: 'visited', at: Date.now() })
+      return { count: ctx.state.count, node: process.env.MICA_DEMO_NODE ?? `pid ${process.pid}` }
+    },
+  },
+  apply: { visited: (s) => ({ count: s.count + 1 }) },
+})

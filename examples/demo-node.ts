@@ -1,13 +1,20 @@
-// Node B of the demo: hosts greeter and counter, found by node A over mDNS on loopback.
-// Started by examples/demo.ts; stops cleanly (deregisters, drains) on SIGTERM.
-import { createKernel, loopbackNetwork } from '../src/index.ts'
-import { counter, greeter, shouter } from './actors.ts'
+// Node B of the demo: hosts greeter, counter, shouter and the persistent `visits` (file journal in
+// MICA_DEMO_JOURNAL), found by node A over mDNS on loopback. Started by examples/demo.ts; stops
+// cleanly (deregisters, drains) on SIGTERM.
+import { createKernel, FileJournal, loopbackNetwork } from '../src/index.ts'
+import { counter, greeter, shouter, visits } from './actors.ts'
 
 const mdnsPort = Number(process.env.MICA_DEMO_MDNS_PORT)
-const kernel = await createKernel({ nodeId: 'node-b', workers: 2, ...loopbackNetwork(mdnsPort) })
+const kernel = await createKernel({
+  nodeId: 'node-b',
+  workers: 2,
+  journal: new FileJournal({ dir: process.env.MICA_DEMO_JOURNAL! }),
+  ...loopbackNetwork(mdnsPort),
+})
 await kernel.spawn(greeter)
 await kernel.register(counter)
 await kernel.register(shouter)
+await kernel.register(visits)
 process.send?.({ ready: kernel.address })
 process.once('SIGTERM', () => {
   void kernel.stop().then(() => process.exit(0))

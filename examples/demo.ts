@@ -1,9 +1,13 @@
 // The main demo: two nodes (two processes) that find each other over mDNS on loopback; node A asks
-// actors on node B, keyed actors spread over both, and move when B leaves. Run: npm run demo
-import { fork } from 'node:child_process'
+// actors on node B, streams, publishes, keeps a persistent count across a SIGKILL of node B, and
+// keyed actors spread over both nodes move when B leaves. Run: npm run demo
+import { fork, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { createKernel, loopbackNetwork, MicaError } from '../src/index.ts'
-import { counter, ledger, type shouter } from './actors.ts'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createKernel, loopbackNetwork, MicaError, type ActorRef } from '../src/index.ts'
+import { counter, ledger, type shouter, type visits } from './actors.ts'
 
 process.env.MICA_DEMO_NODE = 'node-a'
 const mdnsPort = 20_000 + Math.floor(Math.random() * 20_000) // a private mDNS port: no other demo hears us
@@ -11,12 +15,34 @@ const a = await createKernel({ nodeId: 'node-a', workers: 2, ...loopbackNetwork(
 await a.register(counter)
 console.log(`node-a up at ${a.address}; starting node-b (mDNS on 127.0.0.1, port ${mdnsPort})`)
 
-const b = fork(new URL('./demo-node.ts', import.meta.url), {
-  execArgv: ['--import', 'tsx'],
-  env: { ...process.env, MICA_DEMO_NODE: 'node-b', MICA_DEMO_MDNS_PORT: String(mdnsPort) },
-})
-const [ready] = (await once(b, 'message')) as [{ ready: string }]
-console.log(`node-b up at ${ready.ready}`)
+const journalDir = mkdtempSync(join(tmpdir(), 'mica-demo-journal-')) // node B's file journal
+async function startNodeB(): Promise<ChildProcess> {
+  const child = fork(new URL('./demo-node.ts', import.meta.url), {
+    execArgv: ['--import', 'tsx'],
+    env: {
+      ...process.env,
+      MICA_DEMO_NODE: 'node-b',
+      MICA_DEMO_MDNS_PORT: String(mdnsPort),
+      MICA_DEMO_JOURNAL: journalDir,
+    },
+  })
+  const [ready] = (await once(child, 'message')) as [{ ready: string }]
+  console.log(`node-b up at ${ready.ready} (pid ${child.pid})`)
+  return child
+}
+/** Asks until node B answers: right after it starts, discovery may still be in progress. */
+async function untilAnswered<T>(ask: () => Promise<T>): Promise<T> {
+  const started = Date.now()
+  for (;;) {
+    try {
+      return await ask()
+    } catch (err) {
+      if (Date.now() - started > 10_000) throw err
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+}
+let b = await startNodeB()
 
 try {
   const greeter = a.ref('greeter/')
@@ -63,6 +89,19 @@ try {
   await new Promise((r) => setTimeout(r, 50))
   console.log('pubsub: ledger/books ->', await books.ask('lines'), '; orders.> saw', seen)
 
+  // persistence: node B keeps visits/home in its file journal; a SIGKILL loses no acknowledged event
+  const home = (): ActorRef<typeof visits> => a.ref<typeof visits>('visits/home')
+  for (let i = 0; i < 3; i++) await untilAnswered(() => home().ask('hit'))
+  console.log('visits/home on node-b, its 4th hit ->', await home().ask('hit'))
+  b.kill('SIGKILL')
+  await once(b, 'exit')
+  console.log('node-b killed with SIGKILL; starting it again on the same journal')
+  b = await startNodeB()
+  console.log(
+    'visits/home after the restart (recovered from the journal) ->',
+    await untilAnswered(() => home().ask('hit')),
+  )
+
   const ids = ['ada', 'bob', 'cyd', 'dan', 'eve', 'fay', 'gus', 'hal']
   for (const id of ids)
     for (let i = 0; i < 5; i++) await a.ref<typeof counter>(`counter/${id}`).ask('add', { by: 1 })
@@ -82,10 +121,11 @@ try {
   console.log('node-b stopped (deregistered on SIGTERM); asking the counters again ->')
   const after = await Promise.all(ids.map((id) => a.ref<typeof counter>(`counter/${id}`).ask('where')))
   console.log(
-    `  all on ${[...new Set(after)].join(', ')} now (actors of node-b start afresh here: persistence comes with the journal)`,
+    `  all on ${[...new Set(after)].join(', ')} now (counter is not persistent: those of node-b start afresh here)`,
   )
 } finally {
   if (b.exitCode === null) b.kill('SIGKILL')
   await a.stop()
+  rmSync(journalDir, { recursive: true, force: true })
   console.log('stopped cleanly')
 }

@@ -57,7 +57,10 @@ export {
 } from './journal/journal.ts'
 export { MemoryJournal, type MemoryJournalOptions } from './journal/memory.ts'
 export { FileJournal, type FileJournalOptions, type FsyncPolicy } from './journal/file.ts'
-export { defineActor } from './actors/define.ts'
+export { defineActor, type MachineDefinitionInput, type MachineHandlers } from './actors/define.ts'
+export { MACHINE_SNAPSHOT_HANDLER, type MachineReply } from './actors/machine.ts'
+export type { JournalPort } from './actors/persistence.ts'
+export { DEFAULT_PASSIVATION, type PassivationOptions } from './actors/host.ts'
 export type {
   ActorContext,
   ActorDefinition,
@@ -70,6 +73,9 @@ export type {
   Metadata,
   StreamOptions,
   CallerStream,
+  EventApplier,
+  PublishOptions,
+  TopicBinding,
 } from './actors/types.ts'
 export type { SupervisionOptions, Directive, Decider, BackoffOptions } from './actors/supervision.ts'
 export type { MailboxOptions, OverflowPolicy } from './mailbox/mailbox.ts'
