@@ -82,6 +82,8 @@ export class FileJournal implements Journal {
   readonly #index = new StreamIndex()
   readonly #dir: string
   readonly #fsync: FsyncPolicy
+  /** Size of the last group: a smaller queue waits one turn for the rest to arrive. */
+  #lastBatch = 0
   readonly #maxEventBytes: number
   readonly #clock: Clock
   readonly #logger: Pick<Logger, 'warn'>
@@ -249,7 +251,10 @@ export class FileJournal implements Journal {
   async #flushLoop(): Promise<void> {
     await nextTurn() // let the rest of this turn's appends join the first group
     while (this.#queue.length > 0) {
+      // appenders answered by the last commit append again in their continuations: let them join
+      if (this.#queue.length < this.#lastBatch) await nextTurn()
       const batch = this.#queue
+      this.#lastBatch = batch.length
       this.#queue = []
       try {
         if (this.#failure) throw this.#failure
