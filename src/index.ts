@@ -57,6 +57,7 @@ export {
 } from './journal/journal.ts'
 export { MemoryJournal, type MemoryJournalOptions } from './journal/memory.ts'
 export { FileJournal, type FileJournalOptions, type FsyncPolicy } from './journal/file.ts'
+export { JetStreamJournal, type JetStreamJournalOptions } from './journal/jetstream.ts'
 export { defineActor, type MachineDefinitionInput, type MachineHandlers } from './actors/define.ts'
 export { MACHINE_SNAPSHOT_HANDLER, type MachineReply } from './actors/machine.ts'
 export type { JournalPort } from './actors/persistence.ts'

@@ -1,0 +1,196 @@
+/**
+ * The jetstream journal's connection: its options, opening it (or adopting the caller's), the
+ * stream and KV bucket it needs, whether it is connected right now, and how client failures map to
+ * the error catalogue. The client packages are imported here, lazily, when `start` runs.
+ *
+ * While the client is disconnected (it reconnects by itself) calls are refused at once with
+ * UnavailableError instead of being buffered by the client: a buffered publish would otherwise be
+ * stored after its caller was told it failed.
+ */
+import type { MsgHdrs, NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node'
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
+import type { KV } from '@nats-io/kv'
+import type { Clock } from '../clock.ts'
+import { BadRequestError, ErrorCode, InternalError, MicaError, UnavailableError } from '../errors.ts'
+
+export interface JetStreamJournalOptions {
+  /** `nats://host:port`, or several for a cluster. Required unless `connection` is given. */
+  servers?: string | string[]
+  /** An open connection to use instead of making one; it is left open by `stop()`. */
+  connection?: NatsConnection
+  /** Connection name shown by the server's monitoring. Default `mica-journal`. */
+  name?: string
+  user?: string
+  pass?: string
+  token?: string
+  tls?: NodeConnectionOptions['tls']
+  /** Default true. */
+  reconnect?: boolean
+  /** -1 (the default): try for ever. */
+  maxReconnectAttempts?: number
+  /** Pause between reconnect attempts to the same server. Default 2000 ms. */
+  reconnectTimeWaitMs?: number
+  /** The stream holding every persistence id's events. Default `MICA_JOURNAL`. */
+  stream?: string
+  /** Events of an id are on `<subjectPrefix>.<token>`. Default `mica.journal`. */
+  subjectPrefix?: string
+  /** The KV bucket of snapshots and deleted marks. Default `MICA_SNAPSHOTS`. */
+  snapshotBucket?: string
+  /** Copies the server keeps of the stream and the bucket (a cluster). Default 1. */
+  replicas?: number
+  /** Default 'file'. */
+  storage?: 'file' | 'memory'
+  /** Largest payload (and snapshot). Default: 1 MiB, or less when the server's max_payload is smaller. */
+  maxEventBytes?: number
+  /** Longest wait for a publish ack or a JetStream API answer. Default 5000 ms. */
+  requestTimeoutMs?: number
+  /** Stamps events and snapshots. Default: the system clock. */
+  clock?: Clock
+}
+
+/** What `start` opened; dropped as one piece by `stop`. */
+export interface Link {
+  nc: NatsConnection
+  owned: boolean
+  js: JetStreamClient
+  jsm: JetStreamManager
+  kv: KV
+  headers: () => MsgHdrs
+  /** False between a disconnect and the reconnect that follows. */
+  connected: boolean
+  /** The server's max_payload: no message (append, snapshot) may be larger. */
+  maxPayload: number
+  /** Stops following the connection's status (an adopted connection outlives us). */
+  unfollow: () => void
+}
+
+export interface LinkSettings {
+  servers: string | string[] | undefined
+  connection: NatsConnection | undefined
+  connect: NodeConnectionOptions
+  stream: string
+  subjectPrefix: string
+  snapshotBucket: string
+  replicas: number
+  storage: 'file' | 'memory'
+  timeout: number
+}
+
+export async function openLink(s: LinkSettings): Promise<Link> {
+  const [client, jetstream, kvm] = await Promise.all([
+    import('@nats-io/transport-node'),
+    import('@nats-io/jetstream'),
+    import('@nats-io/kv'),
+  ])
+  const owned = s.connection === undefined
+  let nc: NatsConnection | undefined = s.connection
+  try {
+    nc ??= await client.connect(s.connect)
+    const jsm = await jetstream.jetstreamManager(nc, { timeout: s.timeout })
+    const js = jetstream.jetstream(nc, { timeout: s.timeout })
+    const storage = s.storage === 'memory' ? jetstream.StorageType.Memory : jetstream.StorageType.File
+    await ensureStream(jsm, s, storage)
+    const kvOptions = { replicas: s.replicas, storage, history: 1, timeout: s.timeout }
+    const bucket = new kvm.Kvm(js)
+    const kv = await bucket.create(s.snapshotBucket, kvOptions).catch(() => bucket.open(s.snapshotBucket))
+    const link: Link = {
+      nc,
+      owned,
+      js,
+      jsm,
+      kv,
+      headers: () => client.headers(),
+      connected: true,
+      maxPayload: nc.info?.max_payload ?? 1024 * 1024,
+      unfollow: () => undefined,
+    }
+    follow(link)
+    return link
+  } catch (error) {
+    if (owned) await nc?.close().catch(() => undefined)
+    const where = s.connection ? 'the given connection' : String(s.servers)
+    throw new UnavailableError(
+      ErrorCode.UNAVAILABLE,
+      `journal jetstream: cannot open ${where}: ${text(error)}`,
+      'journal',
+      {
+        cause: error,
+      },
+    )
+  }
+}
+
+async function ensureStream(jsm: JetStreamManager, s: LinkSettings, storage: string): Promise<void> {
+  const config = {
+    name: s.stream,
+    subjects: [`${s.subjectPrefix}.>`],
+    num_replicas: s.replicas,
+    storage: storage as never,
+    allow_direct: true, // reads locate messages with direct gets (next_by_subj)
+  }
+  try {
+    await jsm.streams.add(config)
+  } catch (error) {
+    // Exists with other settings (limits set by an operator): keep them, but reads need direct gets.
+    const info = await jsm.streams.info(s.stream).catch(() => undefined)
+    if (!info) throw error
+    if (!info.config.subjects?.includes(config.subjects[0]!))
+      throw new BadRequestError(
+        ErrorCode.INVALID_OPTIONS,
+        `journal jetstream: stream ${s.stream} does not store ${config.subjects[0]}`,
+        'journal',
+      )
+    if (!info.config.allow_direct) await jsm.streams.update(s.stream, { ...info.config, allow_direct: true })
+  }
+}
+
+function follow(link: Link): void {
+  const status = link.nc.status() as AsyncIterable<{ type: string }> & { stop?: () => void }
+  link.unfollow = () => status.stop?.()
+  void (async () => {
+    for await (const s of status) {
+      if (s.type === 'disconnect' || s.type === 'staleConnection') link.connected = false
+      else if (s.type === 'reconnect') link.connected = true
+    }
+  })().catch(() => undefined)
+}
+
+export async function closeLink(link: Link): Promise<void> {
+  link.unfollow()
+  if (link.owned) await link.nc.close().catch(() => undefined)
+}
+
+export function text(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
+
+export function unavailable(detail: string, cause?: unknown): UnavailableError {
+  return new UnavailableError(ErrorCode.UNAVAILABLE, `journal jetstream: ${detail}`, 'journal', { cause })
+}
+
+/** The server answered (an API error) that the expected last subject sequence was not the last one. */
+export function isWrongLastSequence(error: unknown): boolean {
+  return (error as { code?: unknown }).code === 10071 || /wrong last sequence/i.test(text(error))
+}
+
+/**
+ * A client failure in the catalogue: MicaErrors pass; a payload over max_payload is a bad request; a
+ * server API error (it answered, and refused) is internal unless it says 503; everything else
+ * (timeouts, no responders, closed or lost connections) is unavailable: retry later.
+ */
+export function journalError(error: unknown, what: string): MicaError {
+  if (error instanceof MicaError) return error
+  const message = `${what}: ${text(error)}`
+  if (/max_payload|maximum payload/i.test(text(error)))
+    return new BadRequestError(ErrorCode.MESSAGE_TOO_LARGE, `journal jetstream: ${message}`, 'journal')
+  // JetStreamApiError and its subclasses (StreamNotFoundError…): the server answered and refused.
+  const api = error as { apiError?: unknown; status?: unknown }
+  if (typeof api.apiError === 'function' && api.status !== 503)
+    return new InternalError(ErrorCode.INTERNAL, `journal jetstream: ${message}`, 'journal', { cause: error })
+  return unavailable(message, error)
+}
+
+/** Rejects with UnavailableError while the connection is down. */
+export function assertConnected(link: Link): void {
+  if (!link.connected || link.nc.isClosed()) throw unavailable('not connected to the server')
+}
