@@ -197,6 +197,7 @@ async function main(): Promise<void> {
       value: js.appendPerS,
       unit: '/s',
       baseline: { name: 'raw JetStream publish', value: js.rawPerS },
+      target: { text: 'reported', met: Number.isFinite(js.appendPerS) },
     },
   ]
   console.log('')
