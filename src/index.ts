@@ -46,6 +46,7 @@ export type {
 } from './broker/broker.ts'
 export { MemoryBroker, type MemoryBrokerOptions } from './broker/memory.ts'
 export { NatsBroker, type NatsBrokerOptions } from './broker/nats.ts'
+export { DirectBroker, type DirectBrokerOptions } from './broker/direct.ts'
 export { JetStreamBroker, type JetStreamBrokerOptions } from './broker/jetstream.ts'
 export {
   type Journal,
