@@ -22,6 +22,7 @@
  * A subscription is live locally when `subscribe` resolves (its record registered); remote
  * publishers see it once their watch event arrives.
  */
+import { advertisable } from '../transport/advertise.ts'
 import { BadRequestError, ErrorCode, MicaError, UnavailableError } from '../errors.ts'
 import type { Envelope, Peer } from '../transport/transport.ts'
 import type { Broker, BrokerHandler, PublishMessage, SubscribeOptions, Subscription } from './broker.ts'
@@ -120,7 +121,7 @@ export class DirectBroker implements Broker {
     const { transport } = this.#o
     try {
       const bound = await transport.listen(this.#o.listen)
-      this.#address = this.#o.advertise ?? bound
+      this.#address = this.#o.advertise ?? advertisable(bound)
       this.#off.push(
         transport.onEnvelope((env, peer) => this.#onEnvelope(env, peer)),
         transport.onPeerDown((peer, reason) => this.#onPeerDown(peer, reason.message)),

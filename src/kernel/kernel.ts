@@ -112,8 +112,8 @@ export class Kernel implements Router, RemoteHost {
   async start(): Promise<void> {
     await this.journal.start()
     await this.#local.start()
+    await this.#remote?.start() // the registry first: a direct broker records its subscriptions there
     await this.#pubsub.start()
-    await this.#remote?.start()
   }
 
   /** The transport address other nodes reach this node at (undefined for a single-node kernel). */
@@ -242,8 +242,8 @@ export class Kernel implements Router, RemoteHost {
       await this.#pubsub.unsubscribeAll()
       await this.#local.drain(this.clock.now() + this.options.drainTimeoutMs)
       await this.#local.stop(this.clock.now() + Math.min(this.options.drainTimeoutMs, STOP_HOOKS_TIMEOUT_MS))
+      await this.#pubsub.stop() // before the registry stops: a direct broker deregisters
       await this.#remote?.close()
-      await this.#pubsub.stop()
       await this.journal.stop() // after the last actor: every append in flight has settled
     } finally {
       this.#state = 'stopped'

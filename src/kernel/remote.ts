@@ -11,7 +11,7 @@
  * (503) at once — it may have run, so it is not repeated — and the node is marked down in the
  * selector so the next calls go elsewhere.
  */
-import { networkInterfaces } from 'node:os'
+import { advertisable } from '../transport/advertise.ts'
 import { ErrorCode, MicaError, TimeoutError, UnavailableError } from '../errors.ts'
 import type { TimerHandle } from '../clock.ts'
 import type { ActorDefinition } from '../actors/types.ts'
@@ -481,12 +481,3 @@ export function errorEnvelope(id: number, error: MicaError): Envelope {
 }
 
 /** A wildcard bind (`0.0.0.0:port`) is not dialable elsewhere: advertise this host's first external IPv4. */
-function advertisable(bound: string): string {
-  const colon = bound.lastIndexOf(':')
-  const host = bound.slice(0, colon)
-  if (host !== '0.0.0.0' && host !== '[::]' && host !== '::') return bound
-  const external = Object.values(networkInterfaces())
-    .flat()
-    .find((i) => i !== undefined && i.family === 'IPv4' && !i.internal)
-  return `${external?.address ?? '127.0.0.1'}${bound.slice(colon)}`
-}
