@@ -15,6 +15,11 @@ await kernel.spawn(greeter)
 await kernel.register(counter)
 await kernel.register(shouter)
 await kernel.register(visits)
+// pubsub across nodes: the direct broker records this subscription in the registry; node A's
+// publishes arrive over TCP, and what arrived is told to node A's process
+await kernel.subscribe('demo.>', (msg, info) => {
+  process.send?.({ got: info.topic, msg, trace: info.metadata.trace ?? null })
+})
 process.send?.({ ready: kernel.address })
 process.once('SIGTERM', () => {
   void kernel.stop().then(() => process.exit(0))

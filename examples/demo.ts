@@ -89,6 +89,21 @@ try {
   await new Promise((r) => setTimeout(r, 50))
   console.log('pubsub: ledger/books ->', await books.ask('lines'), '; orders.> saw', seen)
 
+  // pubsub across nodes: node B subscribed to `demo.>`; the direct broker finds it through mDNS
+  const heard = new Promise<unknown>((resolve) => {
+    b.on('message', (m: { got?: string }) => {
+      if (m.got !== undefined) resolve(m)
+    })
+  })
+  const publishing = setInterval(() => {
+    void a.publish('demo.greeting', { text: 'hi from node-a' }, { metadata: { trace: 't-2' } })
+  }, 100) // until node-a's direct broker has seen node-b's subscription (a watch event)
+  try {
+    console.log('pubsub across nodes: node-b received ->', await heard)
+  } finally {
+    clearInterval(publishing)
+  }
+
   // persistence: node B keeps visits/home in its file journal; a SIGKILL loses no acknowledged event
   const home = (): ActorRef<typeof visits> => a.ref<typeof visits>('visits/home')
   for (let i = 0; i < 3; i++) await untilAnswered(() => home().ask('hit'))
