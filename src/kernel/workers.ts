@@ -31,6 +31,7 @@ import {
   type MessageFrame,
 } from './frames.ts'
 import type {
+  EncodedAnswer,
   EncodedMessage,
   EncodedReply,
   KernelServices,
@@ -41,7 +42,7 @@ import type {
 import type { StreamEnd } from './stream.ts'
 import type { EncodedStreamSink, StreamRequest } from './stream-open.ts'
 import { WorkerPool } from './pool.ts'
-import { MainAsk, Relay, type AskTable, type Waiting } from './worker-asks.ts'
+import { MainAsk, Relay, ServedAsk, type AskTable, type Waiting } from './worker-asks.ts'
 import { WorkerStreams } from './worker-streams.ts'
 
 const CONTROL_TIMEOUT_MS = 60_000
@@ -181,6 +182,26 @@ export class WorkersRuntime implements LocalRuntime, AskTable {
     return pending.promise as Promise<EncodedReply>
   }
 
+  answerEncoded(to: Address, msg: EncodedMessage, deadline: number, answer: EncodedAnswer): void {
+    const slot = this.#slotOf(to)
+    const served = new ServedAsk(this, slot, to.key, answer)
+    const id = this.#track(served, deadline)
+    const frame: MessageFrame = [
+      F_ASK,
+      id,
+      to.key,
+      '',
+      msg.handler,
+      deadline,
+      msg.md ?? null,
+      msg.ct,
+      msg.bytes,
+    ]
+    if (!this.#pool.post(slot, frame)) {
+      served.onError(new TooManyRequestsError(ErrorCode.MAILBOX_FULL, `worker ${slot} is overloaded`))
+    }
+  }
+
   openStream(to: Address, req: StreamRequest): StreamEnd {
     return this.#streams.open(this.#slotOf(to), ++this.#nextId, to.key, req)
   }
@@ -251,7 +272,7 @@ export class WorkersRuntime implements LocalRuntime, AskTable {
     return to.hash % this.#pool.size
   }
 
-  #track(waiting: MainAsk | Relay, deadline: number): number {
+  #track(waiting: MainAsk | Relay | ServedAsk, deadline: number): number {
     const id = ++this.#nextId
     waiting.id = id
     this.#waiting.set(id, waiting)
