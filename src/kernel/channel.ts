@@ -4,6 +4,11 @@
  * on setImmediate rather than a microtask gathers every frame of the turn); a batch also flushes early at `maxBatch`
  * frames. Flow control: at most `window` frames may be unacknowledged by the other end; beyond that
  * frames wait in a bounded backlog, and `push` refuses (returns false) when the backlog is full.
+ * Acknowledgements ride on the next batch going the other way; a batch carrying only an ack leaves
+ * once a quarter of the window is owed. An ack-only batch after every received batch was most of
+ * the main thread's postMessage calls and woke the worker for nothing (bench:remote, node B). No
+ * deadlock: a sender stalled on a full window has `window` frames on their way, so the receiver
+ * soon owes more than a quarter of it.
  */
 import type { MessagePort } from 'node:worker_threads'
 import { Packr } from 'msgpackr'
@@ -29,18 +34,21 @@ export class PortChannel {
   #batch: unknown[] = [0]
   #inflight = 0
   #toAck = 0
+  /** Owed acks that justify a batch of their own. */
+  readonly #ackAlone: number
   #scheduled = false
   #closed = false
 
   constructor(port: MessagePort, limits: ChannelLimits, onBatch: FrameSink, onClose: () => void) {
     this.#port = port
     this.#limits = limits
+    this.#ackAlone = Math.max(1, Math.floor(limits.window / 4))
     port.on('message', (data: ArrayBuffer) => {
       const batch = this.#packr.unpack(new Uint8Array(data)) as unknown[]
       this.#acked(batch[0] as number)
       if (batch.length > 1) {
         this.#toAck += batch.length - 1
-        this.#schedule()
+        if (this.#toAck >= this.#ackAlone) this.#schedule()
         onBatch(batch)
       }
     })
@@ -97,7 +105,7 @@ export class PortChannel {
     this.#scheduled = false
     if (this.#closed) return
     const batch = this.#batch
-    if (batch.length === 1 && this.#toAck === 0) return
+    if (batch.length === 1 && this.#toAck < this.#ackAlone) return
     batch[0] = this.#toAck
     this.#toAck = 0
     this.#inflight += batch.length - 1

@@ -23,6 +23,7 @@ import type { Clock, TimerHandle } from '../clock.ts'
 import type { Address } from './address.ts'
 import { checkSize, encodeBody } from './body.ts'
 import type {
+  EncodedAnswer,
   EncodedMessage,
   EncodedReply,
   KernelServices,
@@ -120,6 +121,13 @@ export class InlineRuntime implements LocalRuntime, ActorEnvironment {
     const bytes = codec.encode(value)
     checkSize(bytes, this.#services.options.maxMessageBytes)
     return { bytes, ct: msg.ct }
+  }
+
+  answerEncoded(to: Address, msg: EncodedMessage, deadline: number, answer: EncodedAnswer): void {
+    this.requestEncoded(to, msg, deadline).then(
+      (reply) => answer.reply(reply),
+      (err: unknown) => answer.fail(MicaError.from(err)),
+    )
   }
 
   openStream(to: Address, req: StreamRequest): StreamEnd {

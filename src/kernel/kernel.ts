@@ -24,7 +24,14 @@ import { checkMetadata, checkSize, frameContentType } from './body.ts'
 import { DeadlineWheel } from './deadlines.ts'
 import { resolveDefinition } from './definitions.ts'
 import { InlineRuntime } from './inline.ts'
-import type { EncodedMessage, EncodedReply, KernelStats, LocalRuntime, Outgoing } from './local.ts'
+import type {
+  EncodedAnswer,
+  EncodedMessage,
+  EncodedReply,
+  KernelStats,
+  LocalRuntime,
+  Outgoing,
+} from './local.ts'
 
 export type { KernelStats }
 import { Remote, type RemoteHost } from './remote.ts'
@@ -424,21 +431,33 @@ export class Kernel implements Router, RemoteHost {
 
   // ---- RemoteHost: envelopes from other nodes
 
-  async serveEncoded(
+  serveEncoded(
     to: Address,
     msg: EncodedMessage,
     deadline: number,
     ask: boolean,
   ): Promise<EncodedReply | undefined> {
-    const pinnedHere = to.node === undefined || to.node === this.nodeId
-    const local: Address = pinnedHere ? to : { ...to, node: undefined }
-    const refused = this.#refuse(local, msg.handler)
-    if (refused !== undefined) throw refused.error
+    const local = this.#servable(to, msg.handler)
+    if (local instanceof MicaError) return Promise.reject(local)
     if (!ask) {
       this.#local.postEncoded(local, msg)
-      return undefined
+      return Promise.resolve(undefined)
     }
     return this.#local.requestEncoded(local, msg, deadline)
+  }
+
+  answerEncoded(to: Address, msg: EncodedMessage, deadline: number, answer: EncodedAnswer): void {
+    const local = this.#servable(to, msg.handler)
+    if (local instanceof MicaError) answer.fail(local)
+    else this.#local.answerEncoded(local, msg, deadline, answer)
+  }
+
+  /** The local address an envelope from another node is served at, or why it cannot be. */
+  #servable(to: Address, handler: string): Address | MicaError {
+    const pinnedHere = to.node === undefined || to.node === this.nodeId
+    const local: Address = pinnedHere ? to : { ...to, node: undefined }
+    const refused = this.#refuse(local, handler)
+    return refused === undefined ? local : refused.error
   }
 
   async askHere(to: Address, msg: EncodedMessage, deadline: number): Promise<unknown> {

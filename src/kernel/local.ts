@@ -4,6 +4,7 @@
  * carries it. KernelServices is what a runtime may ask of the kernel in return.
  */
 import type { Clock } from '../clock.ts'
+import type { MicaError } from '../errors.ts'
 import type { CodecTable } from '../codec/table.ts'
 import type {
   ActorDefinition,
@@ -44,6 +45,16 @@ export interface EncodedReply {
   readonly ct: string | null
 }
 
+/**
+ * Where the outcome of an ask from another node goes: called once, with the reply still encoded or
+ * the error. A callback rather than a promise: the serve path of a remote ask is the hot path of a
+ * serving node, and each promise layer was an allocation and a microtask on it.
+ */
+export interface EncodedAnswer {
+  reply(reply: EncodedReply): void
+  fail(error: MicaError): void
+}
+
 /** What `kernel.stats()` reports. */
 export interface KernelStats {
   nodeId: string
@@ -77,6 +88,8 @@ export interface LocalRuntime {
   postEncoded(to: Address, msg: EncodedMessage): void
   /** An ask from another node; the reply comes back encoded. `deadline` is absolute. */
   requestEncoded(to: Address, msg: EncodedMessage, deadline: number): Promise<EncodedReply>
+  /** The same, its outcome to `answer` (never throws). */
+  answerEncoded(to: Address, msg: EncodedMessage, deadline: number, answer: EncodedAnswer): void
   /** A stream from this thread to a local actor: the caller's end. */
   openStream(to: Address, req: StreamRequest): StreamEnd
   /** A stream from another node: its messages stay encoded up to the handler's thread. */

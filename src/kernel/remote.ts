@@ -18,10 +18,10 @@ import type { ActorDefinition } from '../actors/types.ts'
 import type { Registry, RegistryNode, Service } from '../registry/registry.ts'
 import type { Selector } from '../registry/selector.ts'
 import type { Envelope, Peer, Transport } from '../transport/transport.ts'
-import { parseAddress, type Address } from './address.ts'
+import { AddressCache, type Address } from './address.ts'
 import { Placement, type Where } from './placement.ts'
 import { MAX_STREAM_WINDOW } from './stream-router.ts'
-import type { EncodedMessage, EncodedReply, KernelServices } from './local.ts'
+import type { EncodedAnswer, EncodedMessage, EncodedReply, KernelServices } from './local.ts'
 import type { EncodedStreamSink, StreamRequest } from './stream-open.ts'
 import { PendingAsk } from './pending.ts'
 
@@ -52,6 +52,8 @@ export interface RemoteHost extends KernelServices {
     deadline: number,
     ask: boolean,
   ): Promise<EncodedReply | undefined>
+  /** Serves an ask that arrived from another node; its outcome goes to `answer`. */
+  answerEncoded(to: Address, msg: EncodedMessage, deadline: number, answer: EncodedAnswer): void
   /** An ask whose placement moved to this node during a retry. */
   askHere(to: Address, msg: EncodedMessage, deadline: number): Promise<unknown>
   /** A stream another node opened to an actor here; throws when it cannot be served. */
@@ -127,6 +129,8 @@ export class Remote {
   #nextId = 0
   #timer: TimerHandle | undefined
   readonly #placement: Placement
+  /** Addresses of envelopes served here, parsed once each (the same few come again and again). */
+  readonly #addresses = new AddressCache()
   #unsubscribe: (() => void)[] = []
   #stopped = false
 
@@ -385,35 +389,39 @@ export class Remote {
   }
 
   #serve(env: Envelope, peer: Peer): void {
+    const id = env.id!
     const ask = env.t === 'ask'
-    const answer = (reply: Envelope | undefined): void => {
-      if (ask && reply !== undefined && !peer.send(reply)) {
-        this.#host.logger.warn(`reply to ${peer.address} dropped: connection closed or full`)
-      }
-    }
     let to: Address
     try {
-      to = parseAddress(env.to!)
+      to = this.#addresses.parse(env.to!)
     } catch (err) {
-      answer(errorEnvelope(env.id!, MicaError.from(err)))
+      if (ask) this.#answer(peer, errorEnvelope(id, MicaError.from(err)))
       return
     }
     const msg: EncodedMessage = { handler: env.h!, bytes: env.b ?? EMPTY, ct: env.ct ?? null, md: env.md }
-    const deadline = env.dl ?? this.#host.clock.now() + this.#host.options.askTimeoutMs
-    if (ask && deadline <= this.#host.clock.now()) {
-      answer(
-        errorEnvelope(
-          env.id!,
-          new TimeoutError(ErrorCode.TIMEOUT, `deadline passed before ${to.key} was reached`),
-        ),
-      )
+    const now = this.#host.clock.now()
+    const deadline = env.dl ?? now + this.#host.options.askTimeoutMs
+    if (!ask) {
+      this.#host.serveEncoded(to, msg, deadline, false).catch(() => undefined)
       return
     }
-    this.#host.serveEncoded(to, msg, deadline, ask).then(
-      // a literal in one shape: encoding a spread copy cost 4x as much (megamorphic field access)
-      (reply) => answer(reply === undefined ? undefined : replyEnvelope(env.id!, reply)),
-      (err: unknown) => answer(errorEnvelope(env.id!, MicaError.from(err))),
-    )
+    if (deadline <= now) {
+      const late = new TimeoutError(ErrorCode.TIMEOUT, `deadline passed before ${to.key} was reached`)
+      this.#answer(peer, errorEnvelope(id, late))
+      return
+    }
+    this.#host.answerEncoded(to, msg, deadline, new PeerAnswer(this, peer, id))
+  }
+
+  /** Sends an answer to the node that asked (dropped with a warning when its connection is gone). */
+  answer(peer: Peer, reply: Envelope): void {
+    this.#answer(peer, reply)
+  }
+
+  #answer(peer: Peer, reply: Envelope): void {
+    if (!peer.send(reply)) {
+      this.#host.logger.warn(`reply to ${peer.address} dropped: connection closed or full`)
+    }
   }
 
   #serveStream(env: Envelope, peer: Peer): void {
@@ -427,7 +435,7 @@ export class Remote {
       forget,
     )
     try {
-      const to = parseAddress(env.to!)
+      const to = this.#addresses.parse(env.to!)
       const window = env.n ?? 0
       if (!(Number.isInteger(window) && window > 0 && window <= MAX_STREAM_WINDOW)) {
         throw new MicaError(400, ErrorCode.BAD_REQUEST, `bad stream window ${window}`)
@@ -469,6 +477,27 @@ export class Remote {
 }
 
 const EMPTY = new Uint8Array(0)
+
+/** Where the outcome of an ask served here goes: back to the asking node as a reply or error frame. */
+class PeerAnswer implements EncodedAnswer {
+  readonly #remote: Remote
+  readonly #peer: Peer
+  readonly #id: number
+
+  constructor(remote: Remote, peer: Peer, id: number) {
+    this.#remote = remote
+    this.#peer = peer
+    this.#id = id
+  }
+
+  reply(reply: EncodedReply): void {
+    this.#remote.answer(this.#peer, replyEnvelope(this.#id, reply))
+  }
+
+  fail(error: MicaError): void {
+    this.#remote.answer(this.#peer, errorEnvelope(this.#id, error))
+  }
+}
 
 function replyEnvelope(id: number, reply: EncodedReply): Envelope {
   return reply.ct === null

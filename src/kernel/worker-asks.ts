@@ -1,12 +1,13 @@
 /**
  * What waits for a worker's answer on the main thread: an ask made here (decoded here, or kept
- * encoded for another node) and an actor's ask relayed between two workers (bytes pass through).
+ * encoded), an ask from another node (its answer goes straight back, no promise), and an actor's
+ * ask relayed between two workers (bytes pass through).
  */
-import { MicaError } from '../errors.ts'
+import { ErrorCode, MicaError, TimeoutError } from '../errors.ts'
 import type { CodecTable } from '../codec/table.ts'
 import { DeadlineEntry } from './deadlines.ts'
 import { F_ERROR, F_REPLY, type Frame } from './frames.ts'
-import type { EncodedReply } from './local.ts'
+import type { EncodedAnswer, EncodedReply } from './local.ts'
 import { PendingAsk } from './pending.ts'
 
 /** The runtime's side of the table of correlation ids. */
@@ -109,4 +110,48 @@ export class Relay extends DeadlineEntry implements Waiting {
   }
 
   onControl(): void {}
+}
+
+/** An ask from another node served by worker `slot`: the outcome goes to `answer` as it is. */
+export class ServedAsk extends DeadlineEntry implements Waiting {
+  settled = false
+  readonly slot: number
+  id = 0
+  readonly #runtime: AskTable
+  readonly #target: string
+  readonly #answer: EncodedAnswer
+
+  constructor(runtime: AskTable, slot: number, target: string, answer: EncodedAnswer) {
+    super()
+    this.#runtime = runtime
+    this.slot = slot
+    this.#target = target
+    this.#answer = answer
+  }
+
+  onReply(bytes: Uint8Array, ct: string | null): void {
+    if (this.#settle()) this.#answer.reply({ bytes, ct })
+  }
+
+  onError(error: MicaError): void {
+    if (this.#settle()) this.#answer.fail(error)
+  }
+
+  onControl(): void {}
+
+  expire(): void {
+    this.onError(new TimeoutError(ErrorCode.TIMEOUT, `ask to ${this.#target} timed out`))
+  }
+
+  abandon(error: MicaError): void {
+    this.onError(error)
+  }
+
+  #settle(): boolean {
+    if (this.settled) return false
+    this.settled = true
+    this.unlink()
+    this.#runtime.forget(this.id)
+    return true
+  }
 }

@@ -31,6 +31,7 @@ import {
   type MessageFrame,
 } from './frames.ts'
 import type {
+  EncodedAnswer,
   EncodedMessage,
   EncodedReply,
   KernelServices,
@@ -41,7 +42,7 @@ import type {
 import type { StreamEnd } from './stream.ts'
 import type { EncodedStreamSink, StreamRequest } from './stream-open.ts'
 import { WorkerPool } from './pool.ts'
-import { MainAsk, Relay, type AskTable, type Waiting } from './worker-asks.ts'
+import { MainAsk, Relay, ServedAsk, type AskTable, type Waiting } from './worker-asks.ts'
 import { WorkerStreams } from './worker-streams.ts'
 import { JOURNAL_CONTROL_OP, runJournalCall } from './worker-journal.ts'
 
@@ -183,6 +184,26 @@ export class WorkersRuntime implements LocalRuntime, AskTable {
     return pending.promise as Promise<EncodedReply>
   }
 
+  answerEncoded(to: Address, msg: EncodedMessage, deadline: number, answer: EncodedAnswer): void {
+    const slot = this.#slotOf(to)
+    const served = new ServedAsk(this, slot, to.key, answer)
+    const id = this.#track(served, deadline)
+    const frame: MessageFrame = [
+      F_ASK,
+      id,
+      to.key,
+      '',
+      msg.handler,
+      deadline,
+      msg.md ?? null,
+      msg.ct,
+      msg.bytes,
+    ]
+    if (!this.#pool.post(slot, frame)) {
+      served.onError(new TooManyRequestsError(ErrorCode.MAILBOX_FULL, `worker ${slot} is overloaded`))
+    }
+  }
+
   openStream(to: Address, req: StreamRequest): StreamEnd {
     return this.#streams.open(this.#slotOf(to), ++this.#nextId, to.key, req)
   }
@@ -253,7 +274,7 @@ export class WorkersRuntime implements LocalRuntime, AskTable {
     return to.hash % this.#pool.size
   }
 
-  #track(waiting: MainAsk | Relay, deadline: number): number {
+  #track(waiting: MainAsk | Relay | ServedAsk, deadline: number): number {
     const id = ++this.#nextId
     waiting.id = id
     this.#waiting.set(id, waiting)

@@ -17,9 +17,14 @@
  *   Decoding refuses bad bytes, a wrong version, an unknown kind, a wrong field type or a missing
  *   required field (DECODE_FAILED); oversized metadata is BAD_REQUEST in both, as in the kernel.
  * - `b` is decoded as a view into the received bytes (no copy): a routing hop passes it on unread.
+ * - Speed: the common envelopes are written and read by hand (envelope-write.ts, envelope-read.ts); msgpackr and the
+ *   checks below are the reference, used for whatever the hand codec declines, so both give one
+ *   behaviour (tests compare them byte for byte and error for error).
  */
 import { Packr } from 'msgpackr'
 import { BadRequestError, ErrorCode, type WireError } from '../errors.ts'
+import { readEnvelope } from './envelope-read.ts'
+import { envelopeBound, writeEnvelope } from './envelope-write.ts'
 
 export const ENVELOPE_VERSION = 1
 
@@ -115,6 +120,39 @@ const CHECKS = new Map<string, Check>(FIELDS)
 const packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'number', variableMapSize: true })
 
 export function encodeEnvelope(env: Envelope): Uint8Array {
+  const bound = fastBound(env)
+  if (bound >= 0) {
+    const buf = Buffer.allocUnsafe(bound) // from the shared pool: a Uint8Array of its own cost 4x the encoding
+    const end = writeEnvelope(env, buf, 0)
+    if (end >= 0) return buf.subarray(0, end)
+  }
+  return packEnvelope(env)
+}
+
+/**
+ * Appends `env` to `buf` at `at` when the hand codec takes it; returns the end, or -1 when `buf`
+ * lacks room (`room` says how much is needed) or the envelope needs the reference codec (`room` -1).
+ * Throws as encodeEnvelope does for an envelope that cannot be sent.
+ */
+export function appendEnvelope(env: Envelope, buf: Uint8Array, at: number, room: { need: number }): number {
+  const bound = fastBound(env)
+  room.need = bound
+  if (bound < 0 || at + bound > buf.length) return -1
+  const end = writeEnvelope(env, buf, at)
+  if (end < 0) room.need = -1
+  return end
+}
+
+/** The hand codec's bound for `env`, or -1 when the reference codec must take it. */
+function fastBound(env: Envelope): number {
+  const t = env.t
+  if (typeof t !== 'string' || !KINDS.has(t)) return -1
+  for (const key of REQUIRED[t]) if (env[key] == null) return -1
+  return envelopeBound(env)
+}
+
+/** The reference encoder: msgpackr after the full checks (throws ENCODE_FAILED / BAD_REQUEST). */
+export function packEnvelope(env: Envelope): Uint8Array {
   const wire = copyChecked(env as unknown as Record<string, unknown>, ErrorCode.ENCODE_FAILED, {
     v: ENVELOPE_VERSION,
   })
@@ -122,6 +160,17 @@ export function encodeEnvelope(env: Envelope): Uint8Array {
 }
 
 export function decodeEnvelope(bytes: Uint8Array): Envelope {
+  const env = readEnvelope(bytes)
+  if (env !== undefined && KINDS.has(env.t)) {
+    let complete = true
+    for (const key of REQUIRED[env.t]) if (env[key] === undefined) complete = false
+    if (complete) return env
+  }
+  return unpackEnvelope(bytes)
+}
+
+/** The reference decoder: msgpackr, then the full checks (throws DECODE_FAILED / BAD_REQUEST). */
+export function unpackEnvelope(bytes: Uint8Array): Envelope {
   let raw: unknown
   try {
     raw = packr.unpack(bytes)

@@ -8,7 +8,14 @@
  * - the bytes waiting here plus those the socket has buffered are bounded by `limit`: beyond it
  *   `push` refuses, so a peer that stops reading costs at most `limit` bytes of memory.
  * The queue outlives sockets: a dialed peer attaches each new connection to the same outbox.
+ *
+ * Frames are written straight into a slab (the envelope encoded in place behind its length prefix),
+ * and a flush hands the socket a view of the slab's unwritten part: no buffer per frame and no copy
+ * into a batch buffer. Writing only ever appends, so a view the socket still holds is never touched;
+ * a full slab is replaced (what is queued moves over) and the old one lives as long as its writes.
  */
+import { BadRequestError, ErrorCode } from '../errors.ts'
+import { appendEnvelope, packEnvelope, type Envelope } from './envelope.ts'
 import { FRAME_HEADER_BYTES } from './framing.ts'
 
 /** The part of a socket the outbox uses (a fake in tests). */
@@ -24,12 +31,20 @@ export interface OutboxSink {
  */
 export const EARLY_FLUSH_FRAMES = 32
 
+/** A fresh slab's size; a frame larger than that gets a slab of its own size. */
+export const SLAB_BYTES = 64 * 1024
+
+const EMPTY = Buffer.alloc(0)
+
 export class Outbox {
   readonly #limit: number
   readonly #onWrite: () => void
-  #bodies: Uint8Array[] = []
-  /** Bytes in `#bodies` with their prefixes. */
-  #bytes = 0
+  #slab: Buffer = EMPTY
+  /** Queued frames are `#slab[#start, #end)`, prefixes included. */
+  #start = 0
+  #end = 0
+  #frames = 0
+  readonly #room = { need: 0 }
   #sink: OutboxSink | null = null
   #blocked = false
   #immediate: ReturnType<typeof setImmediate> | null = null
@@ -41,24 +56,43 @@ export class Outbox {
   }
 
   get queuedBytes(): number {
-    return this.#bytes + (this.#sink?.writableLength ?? 0)
+    return this.#end - this.#start + (this.#sink?.writableLength ?? 0)
   }
 
   /** Frames waiting here (not yet handed to a socket). */
   get queuedFrames(): number {
-    return this.#bodies.length
+    return this.#frames
   }
 
+  /** Queues an encoded frame body; false when the queue is full. */
   push(body: Uint8Array): boolean {
-    const size = FRAME_HEADER_BYTES + body.byteLength
-    if (this.queuedBytes + size > this.#limit) return false
-    this.#bodies.push(body)
-    this.#bytes += size
-    // a long batch leaves early, so the far side starts on it while this side builds the rest
-    if (this.#bodies.length >= EARLY_FLUSH_FRAMES && this.#sink !== null && !this.#blocked) {
-      this.#cancel()
-      this.#flush()
-    } else this.#schedule()
+    const size = body.byteLength
+    if (this.queuedBytes + FRAME_HEADER_BYTES + size > this.#limit) return false
+    this.#ensure(FRAME_HEADER_BYTES + size)
+    this.#slab.set(body, this.#end + FRAME_HEADER_BYTES)
+    this.#commit(size)
+    return true
+  }
+
+  /**
+   * Encodes `env` into the queue; false when the queue is full. Throws what encodeEnvelope throws,
+   * and MESSAGE_TOO_LARGE for an envelope over `maxFrameBytes` (nothing is queued then).
+   */
+  pushEnvelope(env: Envelope, maxFrameBytes: number): boolean {
+    let end = appendEnvelope(env, this.#slab, this.#end + FRAME_HEADER_BYTES, this.#room)
+    if (end < 0 && this.#room.need >= 0) {
+      this.#ensure(FRAME_HEADER_BYTES + this.#room.need)
+      end = appendEnvelope(env, this.#slab, this.#end + FRAME_HEADER_BYTES, this.#room)
+    }
+    if (end < 0) {
+      const body = packEnvelope(env) // the reference codec: it throws for an envelope it refuses
+      checkFrame(body.byteLength, maxFrameBytes)
+      return this.push(body)
+    }
+    const size = end - this.#end - FRAME_HEADER_BYTES
+    checkFrame(size, maxFrameBytes)
+    if (this.queuedBytes + FRAME_HEADER_BYTES + size > this.#limit) return false
+    this.#commit(size)
     return true
   }
 
@@ -85,8 +119,8 @@ export class Outbox {
   /** Drops everything queued and the socket (the peer is closed). */
   clear(): void {
     this.detach()
-    this.#bodies = []
-    this.#bytes = 0
+    this.#slab = EMPTY
+    this.#start = this.#end = this.#frames = 0
   }
 
   /** Writes what is queued now (before a close), whether or not the socket asked to wait. */
@@ -96,8 +130,36 @@ export class Outbox {
     this.#flush()
   }
 
+  /** Room for `bytes` more after `#end`: a new slab, holding what is queued, when this one is full. */
+  #ensure(bytes: number): void {
+    if (this.#end + bytes <= this.#slab.length) return
+    const queued = this.#end - this.#start
+    // doubling: a socket that waits for 'drain' lets the queue grow without copying it again and again
+    const slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, 2 * (queued + bytes)))
+    this.#slab.copy(slab, 0, this.#start, this.#end)
+    this.#slab = slab
+    this.#start = 0
+    this.#end = queued
+  }
+
+  /** The body of `size` bytes after `#end + 4` is written: prefix it and queue it. */
+  #commit(size: number): void {
+    const slab = this.#slab
+    const at = this.#end
+    slab[at] = size >>> 24
+    slab[at + 1] = (size >>> 16) & 0xff
+    slab[at + 2] = (size >>> 8) & 0xff
+    slab[at + 3] = size & 0xff
+    this.#end = at + FRAME_HEADER_BYTES + size
+    // a long batch leaves early, so the far side starts on it while this side builds the rest
+    if (++this.#frames >= EARLY_FLUSH_FRAMES && this.#sink !== null && !this.#blocked) {
+      this.#cancel()
+      this.#flush()
+    } else this.#schedule()
+  }
+
   #schedule(): void {
-    if (this.#immediate !== null || this.#sink === null || this.#blocked || this.#bytes === 0) return
+    if (this.#immediate !== null || this.#sink === null || this.#blocked || this.#end === this.#start) return
     this.#immediate = setImmediate(this.#onImmediate)
   }
 
@@ -114,17 +176,24 @@ export class Outbox {
 
   #flush(): void {
     const sink = this.#sink
-    if (sink === null || this.#blocked || this.#bytes === 0) return
-    const data = Buffer.allocUnsafe(this.#bytes)
-    let at = 0
-    for (const body of this.#bodies) {
-      data.writeUInt32BE(body.byteLength, at)
-      data.set(body, at + FRAME_HEADER_BYTES)
-      at += FRAME_HEADER_BYTES + body.byteLength
-    }
-    this.#bodies = []
-    this.#bytes = 0
+    if (sink === null || this.#blocked || this.#end === this.#start) return
+    const data = this.#slab.subarray(this.#start, this.#end)
+    this.#start = this.#end
+    this.#frames = 0
+    // a slab grown for one big frame is not kept for the small ones after it
+    if (this.#slab.length > SLAB_BYTES) this.#slab = EMPTY
+    if (this.#slab === EMPTY) this.#start = this.#end = 0
     if (!sink.write(data)) this.#blocked = true
     this.#onWrite()
+  }
+}
+
+function checkFrame(size: number, maxFrameBytes: number): void {
+  if (size > maxFrameBytes) {
+    throw new BadRequestError(
+      ErrorCode.MESSAGE_TOO_LARGE,
+      `envelope of ${size} bytes exceeds the frame limit of ${maxFrameBytes} bytes`,
+      'transport',
+    )
   }
 }

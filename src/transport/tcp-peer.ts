@@ -9,8 +9,8 @@
  */
 import type { Socket } from 'node:net'
 import type { TimerHandle } from '../clock.ts'
-import { BadRequestError, ErrorCode, MicaError, UnavailableError } from '../errors.ts'
-import { decodeEnvelope, encodeEnvelope, FrameKind, type Envelope } from './envelope.ts'
+import { ErrorCode, MicaError, UnavailableError } from '../errors.ts'
+import { decodeEnvelope, FrameKind, type Envelope } from './envelope.ts'
 import { FrameReader } from './framing.ts'
 import { backoffDelay, type ResolvedCommonOptions } from './options.ts'
 import { Outbox } from './outbox.ts'
@@ -75,15 +75,7 @@ export class TcpPeer implements Peer {
 
   send(env: Envelope): boolean {
     if (this.#state === 'closed') return false
-    const body = encodeEnvelope(env)
-    if (body.byteLength > this.#options.maxFrameBytes) {
-      throw new BadRequestError(
-        ErrorCode.MESSAGE_TOO_LARGE,
-        `envelope of ${body.byteLength} bytes exceeds the frame limit of ${this.#options.maxFrameBytes} bytes`,
-        'transport',
-      )
-    }
-    if (!this.#outbox.push(body)) return false
+    if (!this.#outbox.pushEnvelope(env, this.#options.maxFrameBytes)) return false
     if (this.#state === 'idle') this.#dial()
     return true
   }
