@@ -317,10 +317,15 @@ export class ActorCell {
       this.#failTurn(d, err)
       return false
     }
+    // a sync handler's append is bounded by the journal itself (its own timeouts): no turn timer,
+    // which would be a Node timer per persisted message
+    let timed = true
     if (ps !== undefined) {
       if (isThenable(result)) result = Promise.resolve(result).then((v) => this.#commit(v))
-      else if (ps.dirty) result = this.#commit(result)
-      else ps.endTurn()
+      else if (ps.dirty) {
+        result = this.#commit(result)
+        timed = false
+      } else ps.endTurn()
     }
     if (isThenable(result)) {
       this.#awaitTurn(
@@ -328,6 +333,7 @@ export class ActorCell {
         result,
         (value) => this.#answer(d.reply, value),
         (err) => this.#failTurn(d, err),
+        timed,
       )
       return true
     }
@@ -337,15 +343,17 @@ export class ActorCell {
   }
 
   /** Stores a persistent turn's events (then its effects leave); resolves with the reply value. */
-  async #commit(value: unknown): Promise<unknown> {
+  #commit(value: unknown): unknown {
     const ps = this.#persistent!
     if (!ps.dirty) {
       ps.endTurn()
       return value
     }
-    await ps.commit(this.#owner.env.journal)
-    if (ps.snapshotDue) this.#snapshot(ps)
-    return value
+    // one promise chain, no async frames: this runs once per persisted message
+    return ps.commit(this.#owner.env.journal).then(() => {
+      if (ps.snapshotDue) this.#snapshot(ps)
+      return value
+    })
   }
 
   /** Saves a snapshot of the state as it is now; a failure only delays the next one. */
@@ -411,10 +419,11 @@ export class ActorCell {
     pending: PromiseLike<unknown>,
     onValue: (value: unknown) => void,
     onError: (err: unknown) => void,
+    timed = true,
   ): void {
     const token = ++this.#turn
     const ms = this.kind.turnTimeoutMs
-    if (d.stream !== true)
+    if (timed && d.stream !== true)
       this.#turnTimer = this.#owner.env.clock.setTimeout(() => {
         if (token !== this.#turn) return
         this.#endTurn()
@@ -571,9 +580,10 @@ export class ActorCell {
     }
     this.#awaitTurn(
       d,
-      this.#commit(undefined),
+      this.#commit(undefined) as Promise<unknown>,
       () => {},
       (err) => this.#failTurn(d, err),
+      false,
     )
     return true
   }

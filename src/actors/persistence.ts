@@ -120,16 +120,23 @@ export class PersistentState {
   }
 
   /** Appends the turn's events; releases its effects on success. */
-  async commit(journal: JournalPort): Promise<void> {
+  commit(journal: JournalPort): Promise<void> {
     const events = this.#events
     const effects = this.#effects
     this.#events = []
     this.#effects = []
     this.#inTurn = false
-    if (events.length > 0) this.seq = await journal.append(this.persistenceId, events, this.seq)
-    this.#wrote = false
-    this.#before = undefined
-    for (const effect of effects) effect()
+    const stored = (seq: number): void => {
+      this.seq = seq
+      this.#wrote = false
+      this.#before = undefined
+      for (const effect of effects) effect()
+    }
+    if (events.length === 0) {
+      stored(this.seq)
+      return Promise.resolve()
+    }
+    return journal.append(this.persistenceId, events, this.seq).then(stored)
   }
 
   /**

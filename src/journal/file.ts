@@ -144,14 +144,23 @@ export class FileJournal implements Journal {
     await this.#lock?.release()
   }
 
-  async append(persistenceId: string, payloads: readonly Uint8Array[], expectedSeq: number): Promise<number> {
+  append(persistenceId: string, payloads: readonly Uint8Array[], expectedSeq: number): Promise<number> {
+    try {
+      return this.#append(persistenceId, payloads, expectedSeq)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  /** `append` without async frames (it runs once per persisted turn); throws what it refuses. */
+  #append(persistenceId: string, payloads: readonly Uint8Array[], expectedSeq: number): Promise<number> {
     this.#assertUsable()
     const id = checkPersistenceId(persistenceId)
     checkPayloads(payloads, this.#maxEventBytes)
     checkSeq('expectedSeq', expectedSeq)
     const reserved = this.#index.reserved(id)
     if (expectedSeq !== reserved) throw conflict(id, expectedSeq, reserved)
-    if (payloads.length === 0) return expectedSeq
+    if (payloads.length === 0) return Promise.resolve(expectedSeq)
     this.#index.reserve(id, payloads.length)
     const ts = this.#clock.now()
     const buffers = payloads.map((payload, i) => {
@@ -159,8 +168,9 @@ export class FileJournal implements Journal {
       return encodeRecord({ flags, persistenceId: id, seq: expectedSeq + i + 1, ts, payload })
     })
     const records = buffers.map((b, i) => ({ id, seq: expectedSeq + i + 1, flags: 0, len: b.length }))
-    await this.#enqueue(records, Buffer.concat(buffers))
-    return expectedSeq + payloads.length
+    const bytes = buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers)
+    const highest = expectedSeq + payloads.length
+    return this.#enqueue(records, bytes).then(() => highest)
   }
 
   async read(persistenceId: string, fromSeq: number, options?: ReadOptions): Promise<JournalEvent[]> {
