@@ -35,16 +35,21 @@ export interface RecordFields {
   payload: Uint8Array
 }
 
+// A u64 as two u32 halves (byte-identical little-endian): no BigInt per record. Sequences are safe
+// integers, so the high half stays below 2^21.
+const TWO_32 = 2 ** 32
+
 export function encodeRecord(fields: RecordFields): Buffer {
-  const id = Buffer.from(fields.persistenceId, 'utf8')
-  const bodyLength = FIXED_BODY_BYTES + id.length + fields.payload.byteLength
+  const idLength = Buffer.byteLength(fields.persistenceId, 'utf8')
+  const bodyLength = FIXED_BODY_BYTES + idLength + fields.payload.byteLength
   const buf = Buffer.allocUnsafe(HEADER_BYTES + bodyLength)
   let at = HEADER_BYTES
   at = buf.writeUInt8(FORMAT, at)
   at = buf.writeUInt8(fields.flags, at)
-  at = buf.writeUInt16LE(id.length, at)
-  at += id.copy(buf, at)
-  at = buf.writeBigUInt64LE(BigInt(fields.seq), at)
+  at = buf.writeUInt16LE(idLength, at)
+  at += buf.write(fields.persistenceId, at, idLength, 'utf8')
+  at = buf.writeUInt32LE(fields.seq % TWO_32, at)
+  at = buf.writeUInt32LE(Math.floor(fields.seq / TWO_32), at)
   at = buf.writeDoubleLE(fields.ts, at)
   buf.set(fields.payload, at)
   const body = buf.subarray(HEADER_BYTES)
@@ -63,8 +68,11 @@ export type Decoded =
   /** The header is sound but the body is not; `end` is where the record would have ended. */
   | { kind: 'bad-body'; end: number; why: string }
 
-/** Decodes the record at `offset` of `buf` (which ends where the file, or the read, ends). */
-export function decodeRecord(buf: Buffer, offset: number): Decoded {
+/**
+ * Decodes the record at `offset` of `buf` (which ends where the file, or the read, ends). Without
+ * `withId` the persistence id is left empty (a read by id knows it: one string less per event).
+ */
+export function decodeRecord(buf: Buffer, offset: number, withId = true): Decoded {
   if (buf.length - offset < HEADER_BYTES) return { kind: 'short' }
   if (crc32(buf.subarray(offset, offset + 8)) !== buf.readUInt32LE(offset + 8)) return { kind: 'bad-header' }
   const bodyLength = buf.readUInt32LE(offset)
@@ -80,9 +88,9 @@ export function decodeRecord(buf: Buffer, offset: number): Decoded {
   const idLength = body.readUInt16LE(2)
   if (FIXED_BODY_BYTES + idLength > bodyLength)
     return { kind: 'bad-body', end, why: 'id longer than the record' }
-  const persistenceId = body.toString('utf8', 4, 4 + idLength)
+  const persistenceId = withId ? body.toString('utf8', 4, 4 + idLength) : ''
   let at = 4 + idLength
-  const seq = Number(body.readBigUInt64LE(at))
+  const seq = body.readUInt32LE(at) + body.readUInt32LE(at + 4) * TWO_32
   const ts = body.readDoubleLE(at + 8)
   at += 16
   // A view, not a copy: callers that keep payloads past the read buffer's life copy them.
