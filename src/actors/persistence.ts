@@ -178,18 +178,20 @@ export class PersistentState {
    * `apply`, read in pages so a long journal never sits in memory at once.
    */
   async recover(journal: JournalPort, codec: Codec, initial: () => unknown, id: string): Promise<unknown> {
-    const snapshot = await journal.loadSnapshot(this.persistenceId)
+    // one round trip for a new actor (no snapshot, nothing stored): both questions at once, no read
+    const [snapshot, highest] = await Promise.all([
+      journal.loadSnapshot(this.persistenceId),
+      journal.highestSeq(this.persistenceId),
+    ])
     let state = snapshot === undefined ? initial() : this.kind.fromStored(codec.decode(snapshot.bytes), id)
     let seq = snapshot?.seq ?? 0
-    for (;;) {
-      const page = await journal.read(this.persistenceId, seq + 1, { max: RECOVERY_PAGE })
+    while (seq < highest) {
+      const page = await journal.read(this.persistenceId, seq + 1, { toSeq: highest, max: RECOVERY_PAGE })
+      if (page.length === 0) break // the rest was removed by deleteTo (without a snapshot)
       for (const event of page) state = this.kind.apply(state, codec.decode(event.payload))
-      if (page.length > 0) seq = page[page.length - 1]!.seq
-      if (page.length < RECOVERY_PAGE) break
+      seq = page[page.length - 1]!.seq
     }
-    // events removed by deleteTo without a snapshot leave nothing to read; the sequence still counts
-    if (seq === (snapshot?.seq ?? 0)) seq = Math.max(seq, await journal.highestSeq(this.persistenceId))
-    this.seq = seq
+    this.seq = Math.max(seq, highest)
     this.snapshotSeq = snapshot?.seq ?? 0
     this.stale = false
     return state

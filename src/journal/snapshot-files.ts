@@ -26,6 +26,11 @@ export interface SnapshotFilesOptions {
 
 export class SnapshotFiles {
   readonly #options: SnapshotFilesOptions
+  /**
+   * Paths of the snapshot files there are (read once at start, then kept): most ids have none, and
+   * asking the file system first would cost a failed open per activation.
+   */
+  readonly #present = new Set<string>()
 
   constructor(options: SnapshotFilesOptions) {
     this.#options = options
@@ -35,6 +40,7 @@ export class SnapshotFiles {
     await mkdir(this.#options.dir, { recursive: true })
     const names = await readdir(this.#options.dir)
     await Promise.all(names.filter((n) => n.endsWith('.tmp')).map((n) => unlink(join(this.#options.dir, n))))
+    for (const n of names) if (n.endsWith('.snap')) this.#present.add(join(this.#options.dir, n))
   }
 
   async save(id: string, snapshot: Snapshot): Promise<void> {
@@ -59,6 +65,7 @@ export class SnapshotFiles {
       await fh.close()
     }
     await rename(temp, path)
+    this.#present.add(path)
     if (this.#options.durable) {
       await syncDirectory(this.#options.dir)
       this.#options.onSync('directory')
@@ -67,6 +74,7 @@ export class SnapshotFiles {
 
   async load(id: string): Promise<Snapshot | undefined> {
     const path = this.#path(id)
+    if (!this.#present.has(path)) return undefined
     let buf: Buffer
     try {
       buf = await readFile(path)
