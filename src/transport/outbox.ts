@@ -1,8 +1,8 @@
 /**
  * The write side of one peer: frames queued in the same tick leave together, one socket write per
- * EARLY_FLUSH_FRAMES frames and one for the rest at the end of the tick (one buffer
- * holding every length prefix and body, built at the end of the turn, as the thread hop batches in
- * kernel/channel.ts), with back-pressure:
+ * EARLY_FLUSH_FRAMES frames and one for the rest at the end of the tick (as the thread hop batches
+ * in kernel/channel.ts); when the last tick carried a single frame (1 in flight), the first frame of
+ * a tick is written at once instead of waiting for the end of the tick. With back-pressure:
  * - while the socket is not writable (dialing, reconnecting, or its last write returned false and
  *   'drain' has not come) frames wait here;
  * - the bytes waiting here plus those the socket has buffered are bounded by `limit`: beyond it
@@ -44,6 +44,9 @@ export class Outbox {
   #start = 0
   #end = 0
   #frames = 0
+  /** Frames queued in this tick, and in the last one (1: one at a time, nothing to batch with). */
+  #tickFrames = 0
+  #lastTick = 0
   readonly #room = { need: 0 }
   #sink: OutboxSink | null = null
   #blocked = false
@@ -151,15 +154,22 @@ export class Outbox {
     slab[at + 2] = (size >>> 8) & 0xff
     slab[at + 3] = size & 0xff
     this.#end = at + FRAME_HEADER_BYTES + size
-    // a long batch leaves early, so the far side starts on it while this side builds the rest
-    if (++this.#frames >= EARLY_FLUSH_FRAMES && this.#sink !== null && !this.#blocked) {
-      this.#cancel()
+    this.#frames++
+    if (this.#sink === null || this.#blocked) return
+    // one frame a tick (1 in flight): it leaves now, not at the end of the tick; frames after it in
+    // the same tick are batched as usual, and a busier tick turns this off for the next one
+    if (++this.#tickFrames === 1 && this.#lastTick === 1 && this.#immediate === null) {
       this.#flush()
-    } else this.#schedule()
+      this.#immediate = setImmediate(this.#onImmediate) // the end of this tick
+      return
+    }
+    // a long batch leaves early, so the far side starts on it while this side builds the rest
+    if (this.#frames >= EARLY_FLUSH_FRAMES) this.#flush()
+    this.#schedule()
   }
 
   #schedule(): void {
-    if (this.#immediate !== null || this.#sink === null || this.#blocked || this.#end === this.#start) return
+    if (this.#immediate !== null || this.#sink === null || this.#blocked) return
     this.#immediate = setImmediate(this.#onImmediate)
   }
 
@@ -169,8 +179,11 @@ export class Outbox {
     this.#immediate = null
   }
 
+  /** The end of a tick in which frames were queued. */
   readonly #onImmediate = (): void => {
     this.#immediate = null
+    this.#lastTick = this.#tickFrames
+    this.#tickFrames = 0
     this.#flush()
   }
 
