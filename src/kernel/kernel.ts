@@ -101,6 +101,7 @@ export class Kernel implements Router, RemoteHost {
       maxMessageBytes: this.options.maxMessageBytes,
       logger: this.logger,
       deliver: (to, msg) => this.#sendEncoded(to, msg),
+      request: (to, msg) => this.#requestEncoded(to, msg),
       parse: (address) => this.#addresses.parse(address),
     })
     this.#streams = new StreamRouter({
@@ -319,6 +320,18 @@ export class Kernel implements Router, RemoteHost {
       return
     }
     this.#sendRemote(to, place, msg)
+  }
+
+  /** An encoded ask of a local actor (a durable broker's delivery); elsewhere, a send. */
+  #requestEncoded(to: Address, msg: EncodedMessage): Promise<unknown> {
+    const place = this.#placement(to)
+    if (place !== undefined) {
+      this.#sendEncoded(to, msg)
+      return Promise.resolve()
+    }
+    const refused = this.#refuse(to, msg.handler, true)
+    if (refused !== undefined) return Promise.reject(refused.error)
+    return this.#local.requestEncoded(to, msg, this.clock.now() + this.options.askTimeoutMs)
   }
 
   #sendRemote(to: Address, node: RegistryNode, encoded: EncodedMessage): void {

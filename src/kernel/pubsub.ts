@@ -38,6 +38,11 @@ export interface PubsubPorts {
   readonly logger: Logger
   /** A send of an encoded message to an address (local or on its node). */
   deliver(to: Address, msg: EncodedMessage): void
+  /**
+   * The same as an ask, resolved once the handler ran (rejected with its error): what a durable
+   * broker's ack waits for. An actor on another node gets a send (acked once it left).
+   */
+  request(to: Address, msg: EncodedMessage): Promise<unknown>
   parse(address: string): Address
 }
 
@@ -66,7 +71,7 @@ export class Pubsub {
             : (binding.queue ?? def.kind)
       const sub = await this.#p.broker.subscribe(
         topic,
-        (m) => this.#p.deliver(to, this.#encoded(handler, m)),
+        (m) => this.#into(to, handler, m),
         queue === undefined ? {} : { queue },
       )
       this.#subscriptions.add(sub)
@@ -91,11 +96,7 @@ export class Pubsub {
       if (handler === undefined)
         throw new BadRequestError(ErrorCode.BAD_REQUEST, 'subscribe with a ref needs a handler')
       const to = this.#p.parse(target.address)
-      sub = await this.#p.broker.subscribe(
-        topic,
-        (m) => this.#p.deliver(to, this.#encoded(handler, m)),
-        queue,
-      )
+      sub = await this.#p.broker.subscribe(topic, (m) => this.#into(to, handler, m), queue)
     }
     this.#subscriptions.add(sub)
     return {
@@ -134,6 +135,17 @@ export class Pubsub {
 
   stop(): Promise<void> {
     return this.#p.broker.stop()
+  }
+
+  /**
+   * A message into a mailbox. From an at-least-once broker (its messages carry `delivery`) the
+   * broker's ack waits for the handler, so a message is never acked while it only sits in a mailbox
+   * of a process that may die; from the others it is a send.
+   */
+  #into(to: Address, handler: string, m: BrokerMessage): void | Promise<void> {
+    const msg = this.#encoded(handler, m)
+    if (m.delivery === undefined) return this.#p.deliver(to, msg)
+    return this.#p.request(to, msg).then(() => undefined)
   }
 
   #encoded(handler: string, m: BrokerMessage): EncodedMessage {
