@@ -28,6 +28,8 @@ import { readMessage, writeHeaders } from './nats-headers.ts'
 import { checkQueue, checkTopic } from './topic.ts'
 import { checkMessage } from './validate.ts'
 
+const EMPTY = new Uint8Array(0)
+
 export interface NatsBrokerOptions extends BrokerBaseOptions {
   /** `nats://host:port`, or several for a cluster. */
   servers: string | string[]
@@ -67,6 +69,7 @@ export class NatsBroker implements Broker {
   readonly #options: NatsBrokerOptions & ReturnType<typeof natsDefaults>
   #nc: NatsConnection | undefined
   #headers: (() => MsgHdrs) | undefined
+  readonly #byContentType = new Map<string, MsgHdrs>()
 
   constructor(options: NatsBrokerOptions) {
     // An option given as undefined keeps its default (a spread alone would overwrite it).
@@ -111,13 +114,35 @@ export class NatsBroker implements Broker {
     checkTopic(topic, false)
     const checked = checkMessage(topic, message)
     const nc = this.#live()
-    const headers = this.#headers!()
-    const withHeaders = writeHeaders(checked, headers)
+    let headers = this.#shared(checked)
+    if (headers === undefined) {
+      headers = this.#headers!()
+      if (!writeHeaders(checked, headers)) headers = undefined
+    }
     try {
-      nc.publish(topic, checked.body, withHeaders ? { headers } : {})
+      nc.publish(topic, checked.body, headers === undefined ? {} : { headers })
     } catch (error) {
       throw clientError(error)
     }
+  }
+
+  /**
+   * Headers of a message with a content type and no metadata (the common case), made once per
+   * content type and reused: the client encodes headers during `publish` and never keeps them, and
+   * building them (canonical names, a map) cost more than the rest of a publish.
+   */
+  #shared(message: { contentType?: string; metadata: Record<string, string> }): MsgHdrs | undefined {
+    const ct = message.contentType
+    if (ct === undefined) return undefined
+    for (const _ in message.metadata) return undefined
+    let headers = this.#byContentType.get(ct)
+    if (headers === undefined) {
+      if (this.#byContentType.size >= 16) this.#byContentType.clear()
+      headers = this.#headers!()
+      writeHeaders({ topic: '', body: EMPTY, contentType: ct, metadata: {} }, headers)
+      this.#byContentType.set(ct, headers)
+    }
+    return headers
   }
 
   async subscribe(

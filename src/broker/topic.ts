@@ -14,8 +14,24 @@ function bad(detail: string): never {
   throw new BadRequestError(ErrorCode.BAD_REQUEST, detail, 'broker')
 }
 
+/** Topics published to recently, already checked (publishers repeat a few topics many times). */
+const checkedTopics = new Map<string, string[]>()
+const CHECKED_TOPICS_MAX = 1024
+
 /** Splits and checks `topic`; wildcards (`*` any token, `>` last token) only when `patterns` is set. */
 export function checkTopic(topic: unknown, patterns: boolean): string[] {
+  if (!patterns && typeof topic === 'string') {
+    const known = checkedTopics.get(topic)
+    if (known !== undefined) return known
+    const tokens = splitTopic(topic, false)
+    if (checkedTopics.size >= CHECKED_TOPICS_MAX) checkedTopics.clear()
+    checkedTopics.set(topic, tokens)
+    return tokens
+  }
+  return splitTopic(topic, patterns)
+}
+
+function splitTopic(topic: unknown, patterns: boolean): string[] {
   if (typeof topic !== 'string' || topic.length === 0) bad('topic must be a non-empty string')
   if (topic.length > LIMITS.topicLength) bad(`topic longer than ${LIMITS.topicLength} characters`)
   const tokens = topic.split('.')
