@@ -5,10 +5,11 @@
  */
 import type { JournalPort } from '../actors/persistence.ts'
 import type { JournalEvent, ReadOptions, Snapshot } from '../journal/journal.ts'
+import { MicaError, type WireError } from '../errors.ts'
 
 /** A journal call as it crosses the thread hop: the method's name and its arguments. */
 export interface JournalCall {
-  method: 'append' | 'read' | 'highestSeq' | 'saveSnapshot' | 'loadSnapshot'
+  method: 'appendMany' | 'read' | 'highestSeq' | 'saveSnapshot' | 'loadSnapshot'
   args: unknown[]
 }
 
@@ -24,15 +25,50 @@ function packed(events: JournalEvent[]): PackedEvents {
   return [events.map((e) => e.seq), events.map((e) => e.ts), events.map((e) => e.payload)]
 }
 
+/** One append waiting for the batch of its tick. */
+interface QueuedAppend {
+  args: [persistenceId: string, payloads: readonly Uint8Array[], expectedSeq: number]
+  resolve(seq: number): void
+  reject(error: unknown): void
+}
+
+/** One append's outcome in a batch reply: the new highest sequence, or the error as it travels. */
+type AppendOutcome = [ok: true, seq: number] | [ok: false, error: WireError]
+
 export class WorkerJournal implements JournalPort {
   readonly #call: (call: JournalCall) => Promise<unknown>
+  #queued: QueuedAppend[] = []
 
   constructor(call: (call: JournalCall) => Promise<unknown>) {
     this.#call = call
   }
 
+  /**
+   * Appends of one tick (the turns a batch of frames ran) go to the main thread as one call: one
+   * control frame and one pending reply instead of one each, the main thread's journal then groups
+   * them into one write as it would anyway.
+   */
   append(persistenceId: string, payloads: readonly Uint8Array[], expectedSeq: number): Promise<number> {
-    return this.#call({ method: 'append', args: [persistenceId, payloads, expectedSeq] }) as Promise<number>
+    return new Promise<number>((resolve, reject) => {
+      if (this.#queued.length === 0) queueMicrotask(() => this.#flush())
+      this.#queued.push({ args: [persistenceId, payloads, expectedSeq], resolve, reject })
+    })
+  }
+
+  #flush(): void {
+    const batch = this.#queued
+    this.#queued = []
+    this.#call({ method: 'appendMany', args: batch.map((q) => q.args) }).then(
+      (outcomes) => {
+        ;(outcomes as AppendOutcome[]).forEach((o, i) => {
+          if (o[0]) batch[i]!.resolve(o[1])
+          else batch[i]!.reject(MicaError.fromWire(o[1]))
+        })
+      },
+      (err: unknown) => {
+        for (const q of batch) q.reject(err)
+      },
+    )
   }
 
   async read(persistenceId: string, fromSeq: number, options?: ReadOptions): Promise<JournalEvent[]> {
@@ -57,13 +93,22 @@ export class WorkerJournal implements JournalPort {
 }
 
 /** Runs a call from a worker against the kernel's journal; a malformed call is a 400. */
-export function runJournalCall(journal: JournalPort, payload: unknown): Promise<unknown> {
+export async function runJournalCall(journal: JournalPort, payload: unknown): Promise<unknown> {
   const call = payload as Partial<JournalCall> | null
   const args = Array.isArray(call?.args) ? call.args : []
   const [pid, a, b] = args as [string, unknown, unknown]
   switch (call?.method) {
-    case 'append':
-      return journal.append(pid, a as Uint8Array[], b as number)
+    case 'appendMany': {
+      const appends = args as [string, Uint8Array[], number][]
+      return Promise.all(
+        appends.map(([id, payloads, expected]) =>
+          journal.append(id, payloads, expected).then(
+            (seq): AppendOutcome => [true, seq],
+            (err: unknown): AppendOutcome => [false, MicaError.from(err).toWire()],
+          ),
+        ),
+      )
+    }
     case 'read':
       return journal.read(pid, a as number, (b ?? undefined) as ReadOptions | undefined).then(packed)
     case 'highestSeq':
