@@ -21,10 +21,8 @@ import { CellContext } from './context.ts'
 import {
   deadlineOf,
   SYS_PASSIVATE,
-  SYS_COMMIT,
   SYS_RECOVER,
   SYS_RESTART,
-  SYS_TIMER,
   SYS_STARTED,
   SYS_STOP,
   systemDelivery,
@@ -33,9 +31,8 @@ import {
 } from './delivery.ts'
 import type { ActorEnvironment } from './environment.ts'
 import type { KindEntry } from './kind.ts'
-import { PersistentState, type Effect } from './persistence.ts'
-import { MachineRunner, type MachineHost, type MachineReply } from './machine.ts'
-import type { AnyMachineSnapshot } from 'xstate'
+import type { Effect } from './persistence.ts'
+import type { MachineReply } from './machine.ts'
 
 const IDLE = 0
 const RUNNING = 1
@@ -59,8 +56,8 @@ export class ActorCell {
   state: unknown
   /** The message being handled (its metadata and deadline are visible in the context). */
   current: Delivery | undefined
-  readonly #owner: CellOwner
-  readonly #mailbox: Mailbox<Delivery>
+  protected readonly owner: CellOwner
+  protected readonly mailbox: Mailbox<Delivery>
   #status = IDLE
   #turn = 0
   #stopping = false
@@ -69,94 +66,55 @@ export class ActorCell {
   #backoffTimer: TimerHandle | undefined
   #context: CellContext | undefined
   #boundRun: (() => void) | undefined
-  /** Journal bookkeeping of a persistent kind's activation. */
-  readonly #persistent: PersistentState | undefined
-  /** The live xstate actor of a machine kind. */
-  readonly #machine: MachineRunner | undefined
-  #commitQueued = false
+  /** Whether the turn in progress runs under the turn timeout (a journal append bounds its own). */
+  protected turnTimed = true
 
-  constructor(owner: CellOwner, kind: KindEntry, id: string, address: string) {
-    this.#owner = owner
+  /** `recovering`: a persistent activation reads its journal before anything else. */
+  constructor(owner: CellOwner, kind: KindEntry, id: string, address: string, recovering = false) {
+    this.owner = owner
     this.kind = kind
     this.id = id
     this.address = address
-    this.#mailbox = new Mailbox<Delivery>(kind.capacity, kind.overflow)
+    this.mailbox = new Mailbox<Delivery>(kind.capacity, kind.overflow)
     this.state = kind.initialState(id)
-    this.#persistent = kind.persistent && new PersistentState(address, kind.persistent)
-    const logic = kind.persistent?.machine
-    this.#machine = logic && new MachineRunner(logic, id, this.#machineHost())
-    if (this.#persistent !== undefined) this.enqueueSystem(systemDelivery(SYS_RECOVER))
+    if (recovering) this.enqueueSystem(systemDelivery(SYS_RECOVER))
     if (kind.definition.started !== undefined) this.enqueueSystem(systemDelivery(SYS_STARTED))
   }
 
-  /** `ctx.persist`: applies the event now, appends it when the turn ends. */
-  persist(event: unknown): void {
-    const ps = this.#persistent
-    if (ps === undefined) {
-      throw new BadRequestError(
-        ErrorCode.BAD_REQUEST,
-        `${this.kind.name} is not persistent (it has no apply)`,
-      )
-    }
-    this.state = ps.persist(this.state, event, this.#owner.env.codecs.get(undefined))
+  /** `ctx.persist`: refused here; persistent kinds run in a PersistentCell. */
+  persist(_event: unknown): void {
+    throw new BadRequestError(ErrorCode.BAD_REQUEST, `${this.kind.name} is not persistent (it has no apply)`)
   }
 
-  /** Whether sends and publishes go through `effect` (a persistent kind's). */
+  /** Whether sends and publishes go through `effect` (held back by a persistent turn). */
   get holdsEffects(): boolean {
-    return this.#persistent !== undefined
+    return false
   }
 
-  /** A send or publish of a persistent actor: a turn holds it until its events are stored. */
   effect(run: Effect): void {
-    this.#persistent!.defer(this.#guarded(run))
+    run()
   }
 
-  /** A machine actor's event: sent to the machine in this turn (and journaled through `record`). */
-  machineSend(type: string, msg: unknown): MachineReply {
-    const machine = this.#machine
-    if (machine === undefined)
-      throw new BadRequestError(ErrorCode.BAD_REQUEST, `${this.kind.name} is no machine`)
-    const reply = machine.send(type, msg)
-    this.state = machine.snapshot
-    return reply
-  }
-
-  #machineHost(): MachineHost {
-    return {
-      clock: this.#owner.env.clock,
-      record: (event) => {
-        const ps = this.#persistent!
-        try {
-          ps.record(this.#owner.env.codecs.get(undefined).encode(event))
-        } catch (err) {
-          this.#owner.env.warn(`${this.address}: cannot journal machine event ${event.type}`, err)
-          return
-        }
-        // an event outside a turn (an invoked child's result): stored by a turn of its own
-        if (!ps.inTurn && !this.#commitQueued) {
-          this.#commitQueued = true
-          this.enqueueSystem(systemDelivery(SYS_COMMIT))
-        }
-      },
-      timer: (fire) => this.enqueueSystem({ ...systemDelivery(SYS_TIMER), body: fire }),
-    }
+  /** Machine kinds only (their PersistentCell drives the machine). */
+  machineSend(_type: string, _msg: unknown): MachineReply {
+    throw new BadRequestError(ErrorCode.BAD_REQUEST, `${this.kind.name} is no machine`)
   }
 
   /** Passivation: an idle actor leaves at once; a busy one when its mailbox is empty. */
   passivate(): void {
     if (this.stopIdle()) {
-      this.#owner.removed(this)
+      this.owner.removed(this)
       return
     }
     this.enqueueSystem(systemDelivery(SYS_PASSIVATE))
   }
 
   get context(): CellContext {
-    return (this.#context ??= new CellContext(this, this.#owner.env))
+    return (this.#context ??= new CellContext(this, this.owner.env))
   }
 
   get depth(): number {
-    return this.#mailbox.size
+    return this.mailbox.size
   }
 
   get stopped(): boolean {
@@ -165,18 +123,18 @@ export class ActorCell {
 
   enqueue(d: Delivery): void {
     if (this.#status === STOPPED) {
-      this.#owner.lose(this, d, 'actor-stopped', this.#stoppedError())
+      this.owner.lose(this, d, 'actor-stopped', this.#stoppedError())
       return
     }
-    if (d.dl < 0) deadlineOf(d, this.#owner.env.clock) // it waits: anchor its deadline now
-    const overflowed = this.#mailbox.push(d)
+    if (d.dl < 0) deadlineOf(d, this.owner.env.clock) // it waits: anchor its deadline now
+    const overflowed = this.mailbox.push(d)
     if (overflowed !== undefined) {
       const error = new TooManyRequestsError(
         ErrorCode.MAILBOX_FULL,
         `${this.address}: mailbox full`,
         this.address,
       )
-      this.#owner.lose(this, overflowed.lost, overflowed.reason, error)
+      this.owner.lose(this, overflowed.lost, overflowed.reason, error)
     }
     this.#schedule()
   }
@@ -187,14 +145,14 @@ export class ActorCell {
    * of a plain function call). Returns false, doing nothing, when the actor is busy or has a backlog.
    */
   runNow(d: Delivery): boolean {
-    if (this.#status !== IDLE || this.#mailbox.size !== 0) return false
+    if (this.#status !== IDLE || this.mailbox.size !== 0) return false
     this.#status = RUNNING
-    this.#owner.busy(1)
+    this.owner.busy(1)
     if (this.#process(d)) return true // an async turn: the loop resumes when it settles
     if (this.#status === RUNNING) {
-      if (this.#mailbox.size === 0) {
+      if (this.mailbox.size === 0) {
         this.#status = IDLE
-        this.#owner.busy(-1)
+        this.owner.busy(-1)
       } else {
         queueMicrotask(this.#runner) // messages the handler sent to itself
       }
@@ -207,7 +165,7 @@ export class ActorCell {
    * false when it must stop through its mailbox instead.
    */
   stopIdle(): boolean {
-    if (this.#status !== IDLE || this.#mailbox.size !== 0 || this.kind.definition.stopped !== undefined)
+    if (this.#status !== IDLE || this.mailbox.size !== 0 || this.kind.definition.stopped !== undefined)
       return false
     this.#status = STOPPED
     return true
@@ -215,7 +173,7 @@ export class ActorCell {
 
   enqueueSystem(d: Delivery): void {
     if (this.#status === STOPPED) return
-    this.#mailbox.pushSystem(d)
+    this.mailbox.pushSystem(d)
     this.#schedule()
   }
 
@@ -240,14 +198,14 @@ export class ActorCell {
     const abandoned = this.current
     this.current = undefined
     abandoned?.reply?.fail(new UnavailableError(ErrorCode.KERNEL_STOPPED, `${this.address} stopped mid-turn`))
-    if (this.#status === IDLE) this.#owner.busy(1) // #finalize accounts for one busy slot
-    this.#finalize()
+    if (this.#status === IDLE) this.owner.busy(1) // #finalize accounts for one busy slot
+    this.finalize()
   }
 
   #schedule(): void {
     if (this.#status !== IDLE) return
     this.#status = RUNNING
-    this.#owner.busy(1)
+    this.owner.busy(1)
     queueMicrotask(this.#runner)
   }
 
@@ -260,10 +218,10 @@ export class ActorCell {
     const limit = this.kind.throughput
     for (let n = 0; n < limit; n++) {
       if (this.#status !== RUNNING) return
-      const d = this.#mailbox.shift()
+      const d = this.mailbox.shift()
       if (d === undefined) {
         this.#status = IDLE
-        this.#owner.busy(-1)
+        this.owner.busy(-1)
         return
       }
       if (this.#process(d)) return // an async turn: the loop resumes when it settles
@@ -276,16 +234,16 @@ export class ActorCell {
     if (d.handler.charCodeAt(0) === 36 /* $ */) return this.#system(d)
     const reply = d.reply
     if (reply !== undefined && reply.settled) {
-      this.#owner.lose(this, d, 'expired', undefined)
+      this.owner.lose(this, d, 'expired', undefined)
       return false
     }
     // an unanchored (negative) deadline was set in this very call stack: it cannot have passed
-    if (d.dl > 0 && d.dl <= this.#owner.env.clock.now()) {
+    if (d.dl > 0 && d.dl <= this.owner.env.clock.now()) {
       const error = new TimeoutError(
         ErrorCode.TIMEOUT,
         `${this.address}: deadline passed before ${d.handler} ran`,
       )
-      this.#owner.lose(this, d, 'expired', error)
+      this.owner.lose(this, d, 'expired', error)
       return false
     }
     const handler = this.kind.handler(d.handler)
@@ -294,46 +252,36 @@ export class ActorCell {
         ErrorCode.HANDLER_NOT_FOUND,
         `${this.kind.name} has no handler ${d.handler}`,
       )
-      this.#owner.lose(this, d, 'handler-not-found', error)
+      this.owner.lose(this, d, 'handler-not-found', error)
       return false
     }
     let msg = d.body
     if (d.ct !== undefined) {
       try {
-        msg = this.#owner.env.codecs.get(d.ct).decode(d.body as Uint8Array)
+        msg = this.owner.env.codecs.get(d.ct).decode(d.body as Uint8Array)
       } catch (err) {
-        this.#owner.lose(this, d, 'decode-failed', MicaError.from(err, this.address))
+        this.owner.lose(this, d, 'decode-failed', MicaError.from(err, this.address))
         return false
       }
     }
     this.current = d
-    const ps = this.#persistent
-    ps?.beginTurn(this.state)
+    this.beginTurn()
     let result: unknown
     try {
       result = handler(msg as never, this.context)
     } catch (err) {
       this.current = undefined
-      this.#failTurn(d, err)
+      this.failTurn(d, err)
       return false
     }
-    // a sync handler's append is bounded by the journal itself (its own timeouts): no turn timer,
-    // which would be a Node timer per persisted message
-    let timed = true
-    if (ps !== undefined) {
-      if (isThenable(result)) result = Promise.resolve(result).then((v) => this.#commit(v))
-      else if (ps.dirty) {
-        result = this.#commit(result)
-        timed = false
-      } else ps.endTurn()
-    }
+    result = this.completeTurn(result)
     if (isThenable(result)) {
-      this.#awaitTurn(
+      this.awaitTurn(
         d,
         result,
         (value) => this.#answer(d.reply, value),
-        (err) => this.#failTurn(d, err),
-        timed,
+        (err) => this.failTurn(d, err),
+        this.turnTimed,
       )
       return true
     }
@@ -342,60 +290,33 @@ export class ActorCell {
     return false
   }
 
-  /** Stores a persistent turn's events (then its effects leave); resolves with the reply value. */
-  #commit(value: unknown): unknown {
-    const ps = this.#persistent!
-    if (!ps.dirty) {
-      ps.endTurn()
-      return value
-    }
-    // one promise chain, no async frames: this runs once per persisted message
-    return ps.commit(this.#owner.env.journal).then(() => {
-      if (ps.snapshotDue) this.#snapshot(ps)
-      return value
-    })
+  /** Before a handler runs (a persistent cell notes the state to go back to). */
+  protected beginTurn(): void {}
+
+  /** A handler's result, or what the turn waits for instead (a persistent cell's append). */
+  protected completeTurn(result: unknown): unknown {
+    return result
   }
 
-  /** Saves a snapshot of the state as it is now; a failure only delays the next one. */
-  #snapshot(ps: PersistentState): void {
-    const seq = ps.seq
-    let bytes: Uint8Array
-    try {
-      bytes = this.#owner.env.codecs.get(undefined).encode(ps.kind.stored(this.state))
-    } catch (err) {
-      this.#owner.env.warn(`${this.address}: cannot encode a snapshot`, err)
-      return
-    }
-    ps.snapshotSeq = seq
-    this.#owner.env.journal.saveSnapshot(ps.persistenceId, seq, bytes).catch((err: unknown) => {
-      if (ps.snapshotSeq === seq) ps.snapshotSeq = 0
-      this.#owner.env.warn(`${this.address}: snapshot at ${seq} failed`, err)
-    })
+  /** A turn that threw, timed out or could not finish: its fault goes to supervision. */
+  protected failTurn(d: Delivery, err: unknown): void {
+    this.fault(d, err)
   }
 
-  /** A turn that threw, timed out or could not store its events: nothing of it leaves. */
-  #failTurn(d: Delivery, err: unknown): void {
-    const ps = this.#persistent
-    if (ps !== undefined && ps.rollback()) {
-      this.state = ps.before
-      this.#mailbox.pushSystem(systemDelivery(SYS_RECOVER))
-    }
-    this.#fault(d, err)
+  /** System messages beyond the lifecycle ones (a persistent cell's recovery and machine turns). */
+  protected systemTurn(_d: Delivery): boolean {
+    return false
   }
 
-  #guarded(run: Effect): Effect {
-    return () => {
-      try {
-        run()
-      } catch (err) {
-        this.#owner.env.warn(`${this.address}: a send or publish held for the journal failed`, err)
-      }
-    }
-  }
+  /** After a supervision restart reset the state, before `started` runs again. */
+  protected afterRestart(): void {}
+
+  /** When the activation ends. */
+  protected onFinalize(): void {}
 
   #answer(reply: Reply | undefined, value: unknown): void {
     if (reply === undefined || reply.settled) return
-    const env = this.#owner.env
+    const env = this.owner.env
     if (env.copyReplies) {
       try {
         const codec = env.codecs.get(this.current?.ct)
@@ -414,7 +335,7 @@ export class ActorCell {
   }
 
   /** Waits for an async turn; a rejection or the turn timeout goes to `onError`. */
-  #awaitTurn(
+  protected awaitTurn(
     d: Delivery,
     pending: PromiseLike<unknown>,
     onValue: (value: unknown) => void,
@@ -424,7 +345,7 @@ export class ActorCell {
     const token = ++this.#turn
     const ms = this.kind.turnTimeoutMs
     if (timed && d.stream !== true)
-      this.#turnTimer = this.#owner.env.clock.setTimeout(() => {
+      this.#turnTimer = this.owner.env.clock.setTimeout(() => {
         if (token !== this.#turn) return
         this.#endTurn()
         const detail = `${this.address}: ${d.handler} did not settle within ${ms} ms`
@@ -458,16 +379,16 @@ export class ActorCell {
     if (this.#status === RUNNING) this.#run()
   }
 
-  #fault(d: Delivery, err: unknown): void {
+  protected fault(d: Delivery, err: unknown): void {
     const error = MicaError.from(err, this.address)
     if (d.reply !== undefined) {
       if (!d.reply.settled) d.reply.fail(error)
     } else if (d.handler.charCodeAt(0) !== 36) {
-      this.#owner.lose(this, d, 'handler-error', error)
+      this.owner.lose(this, d, 'handler-error', error)
     }
     if (err instanceof MicaError && err.status < 500) return // a business answer, not a fault
     const directive = this.kind.supervisor.decide(err)
-    this.#owner.env.warn(
+    this.owner.env.warn(
       `${this.address}: ${d.handler} failed (${directive}): ${error.detail}`,
       error.cause ?? err,
     )
@@ -476,18 +397,18 @@ export class ActorCell {
   }
 
   #restart(): void {
-    const delay = this.kind.supervisor.nextRestart((this.#restarts ??= []), this.#owner.env.clock.now())
+    const delay = this.kind.supervisor.nextRestart((this.#restarts ??= []), this.owner.env.clock.now())
     if (delay < 0) {
-      this.#owner.env.warn(`${this.address}: restart budget spent, stopping`)
+      this.owner.env.warn(`${this.address}: restart budget spent, stopping`)
       this.requestStop()
       return
     }
     this.#status = SUSPENDED
-    this.#backoffTimer = this.#owner.env.clock.setTimeout(() => {
+    this.#backoffTimer = this.owner.env.clock.setTimeout(() => {
       this.#backoffTimer = undefined
       if (this.#status !== SUSPENDED) return
       this.#status = RUNNING
-      this.#mailbox.pushSystem(systemDelivery(SYS_RESTART))
+      this.mailbox.pushSystem(systemDelivery(SYS_RESTART))
       this.#run()
     }, delay)
   }
@@ -501,91 +422,20 @@ export class ActorCell {
       case SYS_RESTART:
         return this.#hook(d, def.stopped, false, () => {
           this.state = this.kind.initialState(this.id)
-          // a persistent actor restarts from its journal, not from its initial state
-          if (this.#persistent !== undefined) this.#mailbox.pushSystem(systemDelivery(SYS_RECOVER))
-          if (def.started !== undefined) this.#mailbox.pushSystem(systemDelivery(SYS_STARTED))
+          this.afterRestart()
+          if (def.started !== undefined) this.mailbox.pushSystem(systemDelivery(SYS_STARTED))
         })
       case SYS_STOP:
-        return this.#hook(d, def.stopped, false, () => this.#finalize())
-      case SYS_RECOVER:
-        return this.#recover(d)
-      case SYS_TIMER:
-      case SYS_COMMIT:
-        return this.#machineTurn(d)
+        return this.#hook(d, def.stopped, false, () => this.finalize())
       case SYS_PASSIVATE:
-        if (this.#mailbox.size > 0 || this.#stopping) {
-          this.#owner.retrack(this)
+        if (this.mailbox.size > 0 || this.#stopping) {
+          this.owner.retrack(this)
           return false
         }
-        return this.#hook(d, def.stopped, false, () => this.#finalize())
+        return this.#hook(d, def.stopped, false, () => this.finalize())
       default:
-        return false
+        return this.systemTurn(d)
     }
-  }
-
-  /**
-   * Reads the journal into the state, as a turn: messages wait behind it. When the journal cannot be
-   * read the activation ends and its queued messages fail with that error; the next message starts a
-   * new activation that tries again.
-   */
-  #recover(d: Delivery): boolean {
-    const ps = this.#persistent!
-    const env = this.#owner.env
-    this.#machine?.stop()
-    const initial = () => this.kind.initialState(this.id)
-    const reading = ps.recover(env.journal, env.codecs.get(undefined), initial, this.id)
-    this.#awaitTurn(
-      d,
-      reading,
-      (state) => {
-        this.state = state
-        const machine = this.#machine
-        if (machine === undefined) return
-        try {
-          // a journal with nothing in it: a fresh start (entry actions run, as for any new actor)
-          machine.start(ps.seq === 0 ? undefined : (state as AnyMachineSnapshot))
-          this.state = machine.snapshot
-        } catch (err) {
-          const error = MicaError.from(err, this.address)
-          env.warn(`${this.address}: the machine did not start: ${error.detail}`, err)
-          this.#finalize(error)
-        }
-      },
-      (err) => {
-        const error = MicaError.from(err, this.address)
-        env.warn(`${this.address}: recovery failed: ${error.detail}`, error.cause ?? err)
-        this.#finalize(error)
-      },
-    )
-    return true
-  }
-
-  /** A due machine timer, or events that arrived between turns: a turn that stores what happened. */
-  #machineTurn(d: Delivery): boolean {
-    const ps = this.#persistent!
-    const machine = this.#machine
-    if (d.handler === SYS_COMMIT) this.#commitQueued = false
-    if (machine === undefined) return false
-    ps.beginTurn(this.state)
-    try {
-      if (d.handler === SYS_TIMER) (d.body as () => void)()
-      this.state = machine.snapshot
-    } catch (err) {
-      this.#failTurn(d, err)
-      return false
-    }
-    if (!ps.dirty) {
-      ps.endTurn()
-      return false
-    }
-    this.#awaitTurn(
-      d,
-      this.#commit(undefined) as Promise<unknown>,
-      () => {},
-      (err) => this.#failTurn(d, err),
-      false,
-    )
-    return true
   }
 
   /** Runs a lifecycle hook as a turn; `then` runs after it. A failing `started` is a fault. */
@@ -596,8 +446,8 @@ export class ActorCell {
     then: () => void,
   ): boolean {
     const failed = (err: unknown): void => {
-      if (faultOnError) this.#fault(d, err)
-      else this.#owner.env.warn(`${this.address}: ${d.handler} hook failed`, err)
+      if (faultOnError) this.fault(d, err)
+      else this.owner.env.warn(`${this.address}: ${d.handler} hook failed`, err)
       then()
     }
     let result: unknown
@@ -611,24 +461,24 @@ export class ActorCell {
       then()
       return false
     }
-    this.#awaitTurn(d, result, then, failed)
+    this.awaitTurn(d, result, then, failed)
     return true
   }
 
-  #finalize(cause?: MicaError): void {
+  protected finalize(cause?: MicaError): void {
     if (this.#status === STOPPED) return
     this.#status = STOPPED
-    this.#machine?.stop()
+    this.onFinalize()
     this.#turnTimer?.cancel()
     this.#backoffTimer?.cancel()
-    if (this.#mailbox.size > 0) {
+    if (this.mailbox.size > 0) {
       const error = cause ?? this.#stoppedError()
-      for (const d of this.#mailbox.drain()) {
-        if (d.handler.charCodeAt(0) !== 36) this.#owner.lose(this, d, 'actor-stopped', error)
+      for (const d of this.mailbox.drain()) {
+        if (d.handler.charCodeAt(0) !== 36) this.owner.lose(this, d, 'actor-stopped', error)
       }
     }
-    this.#owner.busy(-1)
-    this.#owner.removed(this)
+    this.owner.busy(-1)
+    this.owner.removed(this)
   }
 
   #stoppedError(): MicaError {
@@ -636,7 +486,7 @@ export class ActorCell {
   }
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
     value !== null &&
     (typeof value === 'object' || typeof value === 'function') &&

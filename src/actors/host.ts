@@ -9,6 +9,7 @@ import { ErrorCode, NotFoundError, UnavailableError, type MicaError } from '../e
 import type { DeadLetterReason } from '../mailbox/dead-letters.ts'
 import type { TimerHandle } from '../clock.ts'
 import { ActorCell, type CellOwner } from './cell.ts'
+import { PersistentCell } from './persistent-cell.ts'
 import type { Delivery } from './delivery.ts'
 import type { ActorEnvironment } from './environment.ts'
 import { KindEntry } from './kind.ts'
@@ -79,7 +80,10 @@ export class ActorHost implements CellOwner {
     if (cell !== undefined) return cell
     const entry = this.#kinds.get(kind)
     if (entry === undefined) return undefined
-    const fresh = new ActorCell(this, entry, id, address)
+    const fresh =
+      entry.persistent === undefined
+        ? new ActorCell(this, entry, id, address)
+        : new PersistentCell(this, entry, id, address)
     this.#cells.set(address, fresh)
     if (entry.persistent !== undefined && id !== '') this.#passivation?.set(address, fresh)
     return fresh
