@@ -166,28 +166,26 @@ export class WorkersRuntime implements LocalRuntime, AskTable {
   requestEncoded(to: Address, msg: EncodedMessage, deadline: number): Promise<EncodedReply> {
     const slot = this.#slotOf(to)
     const pending = new MainAsk(this, slot, to.key, undefined, true)
-    const id = this.#track(pending, deadline)
-    const frame: MessageFrame = [
-      F_ASK,
-      id,
-      to.key,
-      '',
-      msg.handler,
-      deadline,
-      msg.md ?? null,
-      msg.ct,
-      msg.bytes,
-    ]
-    if (!this.#pool.post(slot, frame)) {
-      pending.fail(new TooManyRequestsError(ErrorCode.MAILBOX_FULL, `worker ${slot} is overloaded`))
-    }
+    this.#askEncoded(slot, to, msg, deadline, pending, (error) => pending.fail(error))
     return pending.promise as Promise<EncodedReply>
   }
 
   answerEncoded(to: Address, msg: EncodedMessage, deadline: number, answer: EncodedAnswer): void {
     const slot = this.#slotOf(to)
     const served = new ServedAsk(this, slot, to.key, answer)
-    const id = this.#track(served, deadline)
+    this.#askEncoded(slot, to, msg, deadline, served, (error) => served.onError(error))
+  }
+
+  /** An ask from another node to worker `slot`, its body passed on as it arrived. */
+  #askEncoded(
+    slot: number,
+    to: Address,
+    msg: EncodedMessage,
+    deadline: number,
+    waiting: MainAsk | ServedAsk,
+    refused: (error: MicaError) => void,
+  ): void {
+    const id = this.#track(waiting, deadline)
     const frame: MessageFrame = [
       F_ASK,
       id,
@@ -200,7 +198,7 @@ export class WorkersRuntime implements LocalRuntime, AskTable {
       msg.bytes,
     ]
     if (!this.#pool.post(slot, frame)) {
-      served.onError(new TooManyRequestsError(ErrorCode.MAILBOX_FULL, `worker ${slot} is overloaded`))
+      refused(new TooManyRequestsError(ErrorCode.MAILBOX_FULL, `worker ${slot} is overloaded`))
     }
   }
 
