@@ -72,8 +72,10 @@ export interface FileJournalOptions {
 interface Pending {
   records: { id: string; seq: number; flags: number; len: number }[]
   bytes: Buffer
-  resolve: () => void
+  /** Settles the append with the highest sequence it reached (a deleteTo marker with its own). */
+  resolve: (highest: number) => void
   reject: (err: unknown) => void
+  highest: number
 }
 
 export class FileJournal implements Journal {
@@ -170,7 +172,7 @@ export class FileJournal implements Journal {
     const records = buffers.map((b, i) => ({ id, seq: expectedSeq + i + 1, flags: 0, len: b.length }))
     const bytes = buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers)
     const highest = expectedSeq + payloads.length
-    return this.#enqueue(records, bytes).then(() => highest)
+    return this.#enqueue(records, bytes, highest)
   }
 
   async read(persistenceId: string, fromSeq: number, options?: ReadOptions): Promise<JournalEvent[]> {
@@ -239,7 +241,7 @@ export class FileJournal implements Journal {
       ts: this.#clock.now(),
       payload: new Uint8Array(),
     })
-    await this.#enqueue([{ id, seq: to, flags, len: bytes.length }], bytes)
+    await this.#enqueue([{ id, seq: to, flags, len: bytes.length }], bytes, to)
   }
 
   #assertUsable(): void {
@@ -247,9 +249,10 @@ export class FileJournal implements Journal {
     if (this.#failure) throw this.#failure
   }
 
-  #enqueue(records: Pending['records'], bytes: Buffer): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ records, bytes, resolve, reject })
+  /** Queues bytes for the next group; resolves with `highest` once they are durable. */
+  #enqueue(records: Pending['records'], bytes: Buffer, highest: number): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      this.#queue.push({ records, bytes, resolve, reject, highest })
       this.#flushing ??= this.#flushLoop()
     })
   }
@@ -295,7 +298,7 @@ export class FileJournal implements Journal {
         else this.#index.add(r.id, r.seq, location)
         pos += r.len
       }
-      p.resolve()
+      p.resolve(p.highest)
     })
   }
 }
