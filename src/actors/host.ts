@@ -29,28 +29,40 @@ export class ActorHost implements CellOwner {
   readonly env: ActorEnvironment
   readonly #kinds = new Map<string, KindEntry>()
   readonly #cells = new Map<string, ActorCell>()
-  /** Live persistent keyed actors in use order: the LRU that passivates them. */
-  readonly #passivation: LRUCache<string, ActorCell> | undefined
-  readonly #sweep: NodeJS.Timeout | undefined
+  /**
+   * Live persistent keyed actors in use order: the LRU that passivates them. Made on the first
+   * persistent keyed activation: most hosts never need it, and it preallocates `maxActors` slots.
+   */
+  #passivation: LRUCache<string, ActorCell> | undefined
+  #sweep: NodeJS.Timeout | undefined
+  readonly #passivationOptions: PassivationOptions | false
   #busy = 0
   #idleWaiters: (() => void)[] = []
   #closed = false
 
   constructor(env: ActorEnvironment, passivation: PassivationOptions | false = DEFAULT_PASSIVATION) {
     this.env = env
-    if (passivation === false) return
-    this.#passivation = new LRUCache<string, ActorCell>({
-      max: passivation.maxActors,
-      ttl: passivation.idleMs,
+    this.#passivationOptions = passivation
+  }
+
+  /** The LRU of live persistent keyed actors (created on first use; undefined when turned off). */
+  #tracker(): LRUCache<string, ActorCell> | undefined {
+    if (this.#passivation !== undefined || this.#passivationOptions === false || this.#closed)
+      return this.#passivation
+    const options = this.#passivationOptions
+    const cache = new LRUCache<string, ActorCell>({
+      max: options.maxActors,
+      ttl: options.idleMs,
       updateAgeOnGet: true,
       dispose: (cell, _address, reason) => {
         // not from inside the cache's own bookkeeping: passivating may remove the cell from it
         if (reason === 'evict' || reason === 'expire') queueMicrotask(() => cell.passivate())
       },
     })
-    const cache = this.#passivation
-    this.#sweep = setInterval(() => cache.purgeStale(), Math.max(1000, passivation.idleMs / 4))
+    this.#passivation = cache
+    this.#sweep = setInterval(() => cache.purgeStale(), Math.max(1000, options.idleMs / 4))
     this.#sweep.unref()
+    return cache
   }
 
   /** Persistent keyed actors tracked for passivation. */
@@ -85,7 +97,7 @@ export class ActorHost implements CellOwner {
         ? new ActorCell(this, entry, id, address)
         : new PersistentCell(this, entry, id, address)
     this.#cells.set(address, fresh)
-    if (entry.persistent !== undefined && id !== '') this.#passivation?.set(address, fresh)
+    if (entry.persistent !== undefined && id !== '') this.#tracker()?.set(address, fresh)
     return fresh
   }
 
@@ -163,7 +175,7 @@ export class ActorHost implements CellOwner {
   }
 
   retrack(cell: ActorCell): void {
-    if (this.#cells.get(cell.address) === cell) this.#passivation?.set(cell.address, cell)
+    if (this.#cells.get(cell.address) === cell) this.#tracker()?.set(cell.address, cell)
   }
 
   lose(cell: ActorCell, d: Delivery, reason: DeadLetterReason, error: MicaError | undefined): void {
