@@ -5,7 +5,8 @@
  *   bytes with the same group commit (one write + one fsync per batch);
  * - recovery of one actor from 1,000,000 events, without and with a snapshot;
  * - 1,000,000 distinct persistent actors messaged in turn with at most 100,000 live (passivation):
- *   resident memory at the end, and a sample re-asked for its full state;
+ *   resident memory at the end after a full GC on every thread (and before it), and a sample re-asked
+ *   for its full state;
  * - jetstream appends/s vs raw JetStream publishes (when a JetStream journal and nats-server exist).
  * Prints the machine, a table with ratios and targets (PASS/MISS, never a failing exit), one JSON line.
  */
@@ -16,7 +17,7 @@ import { createKernel } from '../src/kernel/kernel.ts'
 import { FileJournal } from '../src/journal/file.ts'
 import { CodecTable } from '../src/codec/table.ts'
 import { HEADER_BYTES } from '../src/journal/record.ts'
-import { ledger } from './lib/journal-actors.ts'
+import { heapProbe, ledger } from './lib/journal-actors.ts'
 import { RawGroupCommit } from './lib/raw-fs.ts'
 import { concurrentThroughput, limits, now, SCALE, verify } from './lib/measure.ts'
 import { jsonLine, machine, table, type Row } from './lib/report.ts'
@@ -102,7 +103,12 @@ async function recovery(events: number, snapshot: boolean): Promise<number> {
 }
 
 /** RSS after messaging PASSIVATION_ACTORS distinct actors with at most MAX_LIVE live. */
-async function passivation(): Promise<{ rssMb: number; live: number; seconds: number }> {
+async function passivation(): Promise<{
+  rssMb: number
+  rssBeforeGcMb: number
+  live: number
+  seconds: number
+}> {
   const dir = await tempDir()
   const workers = 2
   const kernel = await createKernel({
@@ -113,6 +119,7 @@ async function passivation(): Promise<{ rssMb: number; live: number; seconds: nu
   })
   try {
     await kernel.register(ledger)
+    await kernel.register(heapProbe)
     const t = now()
     const window = 2_000
     let next = 0
@@ -131,8 +138,12 @@ async function passivation(): Promise<{ rssMb: number; live: number; seconds: nu
       const state = await kernel.ref<typeof ledger>(`bench-ledger/p${id}`).ask('get')
       verify(state.n === id % 7 && state.events === 1, `actor p${id} came back whole`)
     }
+    const rssBeforeGcMb = process.memoryUsage().rss / 2 ** 20
+    // resident memory after a full GC on every thread (keyed probes land on every worker)
+    for (let i = 0; i < 16 * workers; i++)
+      await kernel.ref<typeof heapProbe>(`bench-heap/w${i}`).ask('collect')
     global.gc?.()
-    return { rssMb: process.memoryUsage().rss / 2 ** 20, live, seconds }
+    return { rssMb: process.memoryUsage().rss / 2 ** 20, rssBeforeGcMb, live, seconds }
   } finally {
     await kernel.stop()
     await rm(dir, { recursive: true, force: true })
@@ -157,7 +168,9 @@ async function main(): Promise<void> {
     `${PASSIVATION_ACTORS.toLocaleString('en-US')} distinct actors, at most ${MAX_LIVE.toLocaleString('en-US')} live`,
   )
   const pass = await passivation()
-  console.log(`    ${pass.seconds.toFixed(1)} s; ${pass.live} live at the end`)
+  console.log(
+    `    ${pass.seconds.toFixed(1)} s; ${pass.live} live at the end; rss ${pass.rssBeforeGcMb.toFixed(0)} MB before a GC on every thread`,
+  )
   step('jetstream journal vs raw JetStream publish')
   const js = await jetstreamFigures()
   if (js.note !== undefined) console.log(`    ${js.note}`)
@@ -211,6 +224,7 @@ async function main(): Promise<void> {
       recovery_1m_s: recovery1m,
       recovery_snapshot_ms: recoverySnap * 1000,
       passivation_rss_mb: pass.rssMb,
+      passivation_rss_before_gc_mb: pass.rssBeforeGcMb,
       passivation_live_count: pass.live,
       jetstream_append_per_s: js.appendPerS,
       raw_jetstream_publish_per_s: js.rawPerS,
