@@ -20,7 +20,7 @@ import type {
 } from '../actors/types.ts'
 import { DeadLetters, deadLetterOf, type DeadLetterListener } from '../mailbox/dead-letters.ts'
 import { AddressCache, type Address } from './address.ts'
-import { checkMetadata, checkSize, frameContentType } from './body.ts'
+import { checkMetadata, encodeBody, frameContentType } from './body.ts'
 import { DeadlineWheel } from './deadlines.ts'
 import { resolveDefinition } from './definitions.ts'
 import { InlineRuntime } from './inline.ts'
@@ -355,10 +355,8 @@ export class Kernel implements Router, RemoteHost {
     md: Metadata | undefined,
     contentType: string | undefined,
   ): EncodedMessage {
-    const codec = this.codecs.get(contentType)
-    const bytes = codec.encode(msg)
-    checkSize(bytes, this.options.maxMessageBytes)
-    return { handler, bytes, ct: frameContentType(this.codecs, codec.contentType), md }
+    const { ct, bytes } = encodeBody(this.codecs, msg, contentType, this.options.maxMessageBytes)
+    return { handler, bytes, ct: frameContentType(this.codecs, ct), md }
   }
 
   #sendLocal(to: Address, handler: string, msg: unknown, options: SendOptions | undefined): void {
