@@ -1,0 +1,120 @@
+/**
+ * One NATS connection, shared by whoever needs it: the options every NATS-backed plugin accepts
+ * (registry, transport, broker, journal), opening a connection from them or adopting the caller's,
+ * and following whether it is connected right now. With `engine: 'nats'` the kernel opens one
+ * connection and hands it to all four, so a node keeps one socket to its server.
+ *
+ * The client (`@nats-io/transport-node`) is imported when a connection is opened, so code that
+ * never uses NATS never loads it. An adopted connection is never closed here: its owner closes it.
+ */
+import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node'
+import { ErrorCode, UnavailableError } from '../errors.ts'
+
+export interface NatsConnectionOptions {
+  /** `nats://host:port`, or several for a cluster. Required unless `connection` is given. */
+  servers?: string | string[]
+  /** An open connection to use instead of making one; it is left open by `stop()`. */
+  connection?: NatsConnection
+  /** Connection name shown by the server's monitoring. */
+  name?: string
+  user?: string
+  pass?: string
+  token?: string
+  /** A credentials file (`.creds`: JWT + NKey seed), as issued by a NATS operator. */
+  credsFile?: string
+  tls?: NodeConnectionOptions['tls']
+  /** Default true. */
+  reconnect?: boolean
+  /** -1 (the default): try for ever. */
+  maxReconnectAttempts?: number
+  /** Pause between reconnect attempts to the same server. Default 2000 ms. */
+  reconnectTimeWaitMs?: number
+}
+
+export const DEFAULT_NATS_RECONNECT_TIME_WAIT_MS = 2000
+
+/** An open connection and whether closing it is ours to do. */
+export interface NatsLink {
+  readonly nc: NatsConnection
+  readonly owned: boolean
+  /** False between a disconnect and the reconnect that follows. */
+  readonly connected: boolean
+  /** The server's max_payload (bytes): no message may be larger. */
+  readonly maxPayload: number
+  /** Stops following the status and closes the connection when it is ours. */
+  close(): Promise<void>
+}
+
+/** The client's options from ours (undefined options keep the client's defaults). */
+export async function natsClientOptions(
+  o: NatsConnectionOptions,
+  defaultName: string,
+): Promise<NodeConnectionOptions> {
+  const out: NodeConnectionOptions = {
+    servers: o.servers,
+    name: o.name ?? defaultName,
+    reconnect: o.reconnect ?? true,
+    maxReconnectAttempts: o.maxReconnectAttempts ?? -1,
+    reconnectTimeWait: o.reconnectTimeWaitMs ?? DEFAULT_NATS_RECONNECT_TIME_WAIT_MS,
+  }
+  if (o.user !== undefined) out.user = o.user
+  if (o.pass !== undefined) out.pass = o.pass
+  if (o.token !== undefined) out.token = o.token
+  if (o.tls !== undefined) out.tls = o.tls
+  if (o.credsFile !== undefined) {
+    const [{ readFile }, client] = await Promise.all([
+      import('node:fs/promises'),
+      import('@nats-io/transport-node'),
+    ])
+    out.authenticator = client.credsAuthenticator(await readFile(o.credsFile))
+  }
+  return out
+}
+
+/**
+ * Opens (or adopts) a connection. Rejects with UnavailableError naming `who` and the servers when
+ * the server cannot be reached.
+ */
+export async function openNatsLink(o: NatsConnectionOptions, who: string): Promise<NatsLink> {
+  let nc = o.connection
+  const owned = nc === undefined
+  if (owned) {
+    if (o.servers === undefined || (Array.isArray(o.servers) && o.servers.length === 0))
+      throw new UnavailableError(ErrorCode.UNAVAILABLE, `${who}: no NATS servers given`, who)
+    try {
+      const client = await import('@nats-io/transport-node')
+      nc = await client.connect(await natsClientOptions(o, `mica-${who}`))
+    } catch (error) {
+      const detail = `${who}: cannot connect to nats ${String(o.servers)}: ${errorText(error)}`
+      throw new UnavailableError(ErrorCode.UNAVAILABLE, detail, who, { cause: error })
+    }
+  }
+  return follow(nc!, owned)
+}
+
+function follow(nc: NatsConnection, owned: boolean): NatsLink {
+  let connected = true
+  const status = nc.status() as AsyncIterable<{ type: string }> & { stop?: () => void }
+  void (async () => {
+    for await (const s of status) {
+      if (s.type === 'disconnect' || s.type === 'staleConnection') connected = false
+      else if (s.type === 'reconnect') connected = true
+    }
+  })().catch(() => undefined)
+  return {
+    nc,
+    owned,
+    get connected() {
+      return connected && !nc.isClosed()
+    },
+    maxPayload: nc.info?.max_payload ?? 1024 * 1024,
+    close: async () => {
+      status.stop?.()
+      if (owned) await nc.close().catch(() => undefined)
+    },
+  }
+}
+
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
