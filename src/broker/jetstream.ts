@@ -34,7 +34,13 @@ import {
 import { writeHeaders } from './nats-headers.ts'
 import { deliver, type DeliveryContext } from './jetstream-delivery.ts'
 export { DEAD_HEADERS } from './jetstream-delivery.ts'
-import { clientError, natsConnectOptions, natsDefaults, type NatsBrokerOptions } from './nats.ts'
+import {
+  checkNatsBrokerOptions,
+  clientError,
+  DEFAULT_FLUSH_TIMEOUT_MS,
+  type NatsBrokerOptions,
+} from './nats.ts'
+import { openNatsLink, type NatsLink } from '../nats/connection.ts'
 import { checkQueue, checkTopic } from './topic.ts'
 import { checkMessage } from './validate.ts'
 
@@ -55,8 +61,7 @@ export interface JetStreamBrokerOptions extends NatsBrokerOptions {
 
 function jetstreamDefaults() {
   return {
-    ...natsDefaults(),
-    name: 'mica-jetstream',
+    flushTimeoutMs: DEFAULT_FLUSH_TIMEOUT_MS,
     streamPrefix: DEFAULT_STREAM_PREFIX,
     ackWaitMs: 30_000,
     maxDeliver: 5,
@@ -69,6 +74,7 @@ type Resolved = JetStreamBrokerOptions & ReturnType<typeof jetstreamDefaults>
 
 /** What start opens; one object so a stopped broker drops all of it at once. */
 interface Jet {
+  link: NatsLink
   nc: NatsConnection
   js: JetStreamClient
   jsm: JetStreamManager
@@ -89,6 +95,7 @@ export class JetStreamBroker implements Broker {
   #jet: Jet | undefined
 
   constructor(options: JetStreamBrokerOptions) {
+    checkNatsBrokerOptions(options, 'jetstream')
     // An option given as undefined keeps its default (a spread alone would overwrite it).
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined))
     this.#options = { ...jetstreamDefaults(), ...(given as JetStreamBrokerOptions) }
@@ -106,26 +113,28 @@ export class JetStreamBroker implements Broker {
 
   async start(): Promise<void> {
     this.#guard.beginStart()
-    let nc: NatsConnection | undefined
+    let link: NatsLink | undefined
     let jet: Jet
     try {
       const [client, jetstream] = await Promise.all([
         import('@nats-io/transport-node'),
         import('@nats-io/jetstream'),
       ])
-      nc = await client.connect(natsConnectOptions(this.#options))
+      link = await openNatsLink(this.#options, 'jetstream')
+      const nc = link.nc
       const timeout = this.#options.requestTimeoutMs
       // The manager asks for the account's JetStream info: a server without -js fails start here.
       const jsm = await jetstream.jetstreamManager(nc, { timeout })
-      jet = { nc, jsm, js: jetstream.jetstream(nc, { timeout }), headers: () => client.headers() }
+      jet = { link, nc, jsm, js: jetstream.jetstream(nc, { timeout }), headers: () => client.headers() }
     } catch (error) {
       this.#guard.failed()
-      await nc?.close().catch(() => undefined)
-      const detail = `cannot reach jetstream at ${String(this.#options.servers)}: ${text(error)}`
+      await link?.close()
+      if (error instanceof UnavailableError) throw error
+      const detail = `cannot reach jetstream at ${String(this.#options.servers ?? 'the given connection')}: ${text(error)}`
       throw new UnavailableError(ErrorCode.UNAVAILABLE, detail, 'broker', { cause: error })
     }
     if (!this.#guard.started()) {
-      await nc.close()
+      await link.close()
       throw unavailable('stopped while starting')
     }
     this.#jet = jet
@@ -139,7 +148,7 @@ export class JetStreamBroker implements Broker {
     if (!jet) return
     // Acks are fire-and-forget: let the server see the last ones before the socket goes.
     await bounded(jet.nc.flush(), this.#options.flushTimeoutMs)
-    await jet.nc.close()
+    await jet.link.close()
   }
 
   async publish(topic: string, message: PublishMessage): Promise<void> {

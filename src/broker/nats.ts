@@ -8,12 +8,8 @@
  * meanwhile are buffered by the client (its defaults) and sent on reconnect, subscriptions are sent
  * again by the client, so nothing here has to replay them.
  */
-import type {
-  MsgHdrs,
-  NatsConnection,
-  NodeConnectionOptions,
-  Subscription as NatsSubscription,
-} from '@nats-io/transport-node'
+import type { MsgHdrs, NatsConnection, Subscription as NatsSubscription } from '@nats-io/transport-node'
+import { openNatsLink, type NatsConnectionOptions, type NatsLink } from '../nats/connection.ts'
 import { BadRequestError, ErrorCode, InternalError, UnavailableError } from '../errors.ts'
 import type {
   Broker,
@@ -30,51 +26,38 @@ import { checkMessage } from './validate.ts'
 
 const EMPTY = new Uint8Array(0)
 
-export interface NatsBrokerOptions extends BrokerBaseOptions {
-  /** `nats://host:port`, or several for a cluster. */
-  servers: string | string[]
-  /** Connection name shown by the server's monitoring. */
-  name?: string
-  user?: string
-  pass?: string
-  token?: string
-  tls?: NodeConnectionOptions['tls']
-  reconnect?: boolean
-  /** -1: try for ever. */
-  maxReconnectAttempts?: number
-  /** Pause between reconnect attempts to the same server. */
-  reconnectTimeWaitMs?: number
+export interface NatsBrokerOptions extends BrokerBaseOptions, NatsConnectionOptions {
   /** Longest wait for the server to confirm a subscribe, unsubscribe or the last publishes at stop. */
   flushTimeoutMs?: number
 }
 
-/** The client's own reconnect pause; tests shorten it. */
-export const DEFAULT_RECONNECT_TIME_WAIT_MS = 2000
 export const DEFAULT_FLUSH_TIMEOUT_MS = 2000
 
-/** A fresh object per call: callers may spread it, never share it. */
-export function natsDefaults() {
-  return {
-    name: 'mica',
-    reconnect: true,
-    maxReconnectAttempts: -1,
-    reconnectTimeWaitMs: DEFAULT_RECONNECT_TIME_WAIT_MS,
-    flushTimeoutMs: DEFAULT_FLUSH_TIMEOUT_MS,
-  }
+/** Checks what every NATS broker needs: somewhere to connect. */
+export function checkNatsBrokerOptions(options: NatsBrokerOptions, who: string): void {
+  if (options.connection === undefined && options.servers === undefined)
+    throw new BadRequestError(
+      ErrorCode.INVALID_OPTIONS,
+      `${who} broker options: servers or connection is required`,
+    )
+  const flush = options.flushTimeoutMs
+  if (flush !== undefined && !(Number.isFinite(flush) && flush > 0))
+    throw new BadRequestError(ErrorCode.INVALID_OPTIONS, `${who} broker options: flushTimeoutMs must be > 0`)
 }
 
 export class NatsBroker implements Broker {
   readonly name = 'nats'
   readonly #guard: BrokerGuard
-  readonly #options: NatsBrokerOptions & ReturnType<typeof natsDefaults>
-  #nc: NatsConnection | undefined
+  readonly #options: NatsBrokerOptions
+  readonly #flushTimeoutMs: number
+  #link: NatsLink | undefined
   #headers: (() => MsgHdrs) | undefined
   readonly #byContentType = new Map<string, MsgHdrs>()
 
   constructor(options: NatsBrokerOptions) {
-    // An option given as undefined keeps its default (a spread alone would overwrite it).
-    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined))
-    this.#options = { ...natsDefaults(), ...(given as NatsBrokerOptions) }
+    checkNatsBrokerOptions(options, 'nats')
+    this.#options = options
+    this.#flushTimeoutMs = options.flushTimeoutMs ?? DEFAULT_FLUSH_TIMEOUT_MS
     this.#guard = new BrokerGuard('nats', options.onError)
   }
 
@@ -84,30 +67,29 @@ export class NatsBroker implements Broker {
 
   async start(): Promise<void> {
     this.#guard.beginStart()
-    let nc: NatsConnection
+    let link: NatsLink
     try {
       const client = await import('@nats-io/transport-node')
       this.#headers = () => client.headers()
-      nc = await client.connect(this.#connectOptions())
+      link = await openNatsLink(this.#options, 'broker')
     } catch (error) {
       this.#guard.failed()
-      const detail = `cannot connect to nats ${String(this.#options.servers)}: ${message(error)}`
-      throw new UnavailableError(ErrorCode.UNAVAILABLE, detail, 'broker', { cause: error })
+      throw error
     }
     if (!this.#guard.started()) {
-      await nc.close()
+      await link.close()
       throw new UnavailableError(ErrorCode.UNAVAILABLE, 'broker nats stopped while starting', 'broker')
     }
-    this.#nc = nc
+    this.#link = link
   }
 
   async stop(): Promise<void> {
     if (!this.#guard.stop()) return
-    const nc = this.#nc
-    this.#nc = undefined
-    if (!nc) return
-    await this.#settle(nc) // send what is buffered when the server is there; never hang when it is not
-    await nc.close()
+    const link = this.#link
+    this.#link = undefined
+    if (!link) return
+    await this.#settle(link.nc) // send what is buffered when the server is there; never hang when it is not
+    await link.close()
   }
 
   async publish(topic: string, message: PublishMessage): Promise<void> {
@@ -177,14 +159,14 @@ export class NatsBroker implements Broker {
 
   #live(): NatsConnection {
     this.#guard.assertLive()
-    return this.#nc!
+    return this.#link!.nc
   }
 
   /** Waits until the server has seen everything sent so far, at most flushTimeoutMs, never throws. */
   async #settle(nc: NatsConnection): Promise<void> {
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.#options.flushTimeoutMs)
+      timer = setTimeout(resolve, this.#flushTimeoutMs)
     })
     try {
       await Promise.race([nc.flush().catch(() => undefined), timeout])
@@ -192,28 +174,6 @@ export class NatsBroker implements Broker {
       clearTimeout(timer)
     }
   }
-
-  #connectOptions(): NodeConnectionOptions {
-    return natsConnectOptions(this.#options)
-  }
-}
-
-/** The client's options from the broker's (shared with the jetstream broker). */
-export function natsConnectOptions(
-  o: NatsBrokerOptions & ReturnType<typeof natsDefaults>,
-): NodeConnectionOptions {
-  const out: NodeConnectionOptions = {
-    servers: o.servers,
-    name: o.name,
-    reconnect: o.reconnect,
-    maxReconnectAttempts: o.maxReconnectAttempts,
-    reconnectTimeWait: o.reconnectTimeWaitMs,
-  }
-  if (o.user !== undefined) out.user = o.user
-  if (o.pass !== undefined) out.pass = o.pass
-  if (o.token !== undefined) out.token = o.token
-  if (o.tls !== undefined) out.tls = o.tls
-  return out
 }
 
 function message(error: unknown): string {

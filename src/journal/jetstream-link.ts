@@ -7,29 +7,14 @@
  * UnavailableError instead of being buffered by the client: a buffered publish would otherwise be
  * stored after its caller was told it failed.
  */
-import type { MsgHdrs, NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node'
+import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node'
+import { openNatsLink, type NatsConnectionOptions, type NatsLink } from '../nats/connection.ts'
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
 import type { KV } from '@nats-io/kv'
 import type { Clock } from '../clock.ts'
 import { BadRequestError, ErrorCode, InternalError, MicaError, UnavailableError } from '../errors.ts'
 
-export interface JetStreamJournalOptions {
-  /** `nats://host:port`, or several for a cluster. Required unless `connection` is given. */
-  servers?: string | string[]
-  /** An open connection to use instead of making one; it is left open by `stop()`. */
-  connection?: NatsConnection
-  /** Connection name shown by the server's monitoring. Default `mica-journal`. */
-  name?: string
-  user?: string
-  pass?: string
-  token?: string
-  tls?: NodeConnectionOptions['tls']
-  /** Default true. */
-  reconnect?: boolean
-  /** -1 (the default): try for ever. */
-  maxReconnectAttempts?: number
-  /** Pause between reconnect attempts to the same server. Default 2000 ms. */
-  reconnectTimeWaitMs?: number
+export interface JetStreamJournalOptions extends NatsConnectionOptions {
   /** The stream holding every persistence id's events. Default `MICA_JOURNAL`. */
   stream?: string
   /** Events of an id are on `<subjectPrefix>.<token>`. Default `mica.journal`. */
@@ -50,24 +35,18 @@ export interface JetStreamJournalOptions {
 
 /** What `start` opened; dropped as one piece by `stop`. */
 export interface Link {
-  nc: NatsConnection
-  owned: boolean
+  readonly nats: NatsLink
+  readonly nc: NatsConnection
   js: JetStreamClient
   jsm: JetStreamManager
   kv: KV
   headers: () => MsgHdrs
-  /** False between a disconnect and the reconnect that follows. */
-  connected: boolean
   /** The server's max_payload: no message (append, snapshot) may be larger. */
   maxPayload: number
-  /** Stops following the connection's status (an adopted connection outlives us). */
-  unfollow: () => void
 }
 
 export interface LinkSettings {
-  servers: string | string[] | undefined
-  connection: NatsConnection | undefined
-  connect: NodeConnectionOptions
+  connection: NatsConnectionOptions
   stream: string
   subjectPrefix: string
   snapshotBucket: string
@@ -82,10 +61,9 @@ export async function openLink(s: LinkSettings): Promise<Link> {
     import('@nats-io/jetstream'),
     import('@nats-io/kv'),
   ])
-  const owned = s.connection === undefined
-  let nc: NatsConnection | undefined = s.connection
+  const nats = await openNatsLink({ name: 'mica-journal', ...s.connection }, 'journal')
+  const nc = nats.nc
   try {
-    nc ??= await client.connect(s.connect)
     const jsm = await jetstream.jetstreamManager(nc, { timeout: s.timeout })
     const js = jetstream.jetstream(nc, { timeout: s.timeout })
     const storage = s.storage === 'memory' ? jetstream.StorageType.Memory : jetstream.StorageType.File
@@ -93,29 +71,15 @@ export async function openLink(s: LinkSettings): Promise<Link> {
     const kvOptions = { replicas: s.replicas, storage, history: 1, timeout: s.timeout }
     const bucket = new kvm.Kvm(js)
     const kv = await bucket.create(s.snapshotBucket, kvOptions).catch(() => bucket.open(s.snapshotBucket))
-    const link: Link = {
-      nc,
-      owned,
-      js,
-      jsm,
-      kv,
-      headers: () => client.headers(),
-      connected: true,
-      maxPayload: nc.info?.max_payload ?? 1024 * 1024,
-      unfollow: () => undefined,
-    }
-    follow(link)
-    return link
+    return { nats, nc, js, jsm, kv, headers: () => client.headers(), maxPayload: nats.maxPayload }
   } catch (error) {
-    if (owned) await nc?.close().catch(() => undefined)
-    const where = s.connection ? 'the given connection' : String(s.servers)
+    await nats.close()
+    const where = s.connection.connection ? 'the given connection' : String(s.connection.servers)
     throw new UnavailableError(
       ErrorCode.UNAVAILABLE,
       `journal jetstream: cannot open ${where}: ${text(error)}`,
       'journal',
-      {
-        cause: error,
-      },
+      { cause: error },
     )
   }
 }
@@ -144,20 +108,8 @@ async function ensureStream(jsm: JetStreamManager, s: LinkSettings, storage: str
   }
 }
 
-function follow(link: Link): void {
-  const status = link.nc.status() as AsyncIterable<{ type: string }> & { stop?: () => void }
-  link.unfollow = () => status.stop?.()
-  void (async () => {
-    for await (const s of status) {
-      if (s.type === 'disconnect' || s.type === 'staleConnection') link.connected = false
-      else if (s.type === 'reconnect') link.connected = true
-    }
-  })().catch(() => undefined)
-}
-
 export async function closeLink(link: Link): Promise<void> {
-  link.unfollow()
-  if (link.owned) await link.nc.close().catch(() => undefined)
+  await link.nats.close()
 }
 
 export function text(error: unknown): string {
@@ -192,5 +144,5 @@ export function journalError(error: unknown, what: string): MicaError {
 
 /** Rejects with UnavailableError while the connection is down. */
 export function assertConnected(link: Link): void {
-  if (!link.connected || link.nc.isClosed()) throw unavailable('not connected to the server')
+  if (!link.nats.connected) throw unavailable('not connected to the server')
 }

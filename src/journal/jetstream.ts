@@ -111,21 +111,22 @@ export class JetStreamJournal implements Journal {
     this.#givenMaxEventBytes =
       o.maxEventBytes === undefined ? undefined : positiveOption('maxEventBytes', o.maxEventBytes, 1)
     this.#clock = o.clock ?? systemClock
-    const connect = {
-      servers: o.servers ?? [],
-      name: o.name ?? 'mica-journal',
-      reconnect: o.reconnect ?? true,
-      maxReconnectAttempts: o.maxReconnectAttempts ?? -1,
-      reconnectTimeWait: o.reconnectTimeWaitMs ?? 2000,
-      ...(o.user === undefined ? {} : { user: o.user }),
-      ...(o.pass === undefined ? {} : { pass: o.pass }),
-      ...(o.token === undefined ? {} : { token: o.token }),
-      ...(o.tls === undefined ? {} : { tls: o.tls }),
-    }
+    const { connection, servers, name, user, pass, token, credsFile, tls } = o
+    const { reconnect, maxReconnectAttempts, reconnectTimeWaitMs } = o
     this.#settings = {
-      servers: o.servers,
-      connection: o.connection,
-      connect,
+      connection: {
+        connection,
+        servers,
+        name,
+        user,
+        pass,
+        token,
+        credsFile,
+        tls,
+        reconnect,
+        maxReconnectAttempts,
+        reconnectTimeWaitMs,
+      },
       stream: checkName('stream', o.stream ?? DEFAULT_STREAM),
       subjectPrefix: checkSubjectPrefix(o.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX),
       snapshotBucket: checkName('snapshotBucket', o.snapshotBucket ?? DEFAULT_SNAPSHOT_BUCKET),

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { connect } from '@nats-io/transport-node'
 import type { BrokerBaseOptions, BrokerMessage } from '../../src/broker/broker.ts'
 import { NatsBroker, type NatsBrokerOptions } from '../../src/broker/nats.ts'
+import { JetStreamBroker } from '../../src/broker/jetstream.ts'
 import { UnavailableError } from '../../src/errors.ts'
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts'
 import { brokerContract, until } from './contract.ts'
@@ -99,4 +100,28 @@ test('nats - publisher and subscriber reconnect by themselves when the server re
     await Promise.all([publisher.stop(), subscriber.stop()])
   }
   assert.ok(sent < 600, 'the publisher never had to give up')
+})
+
+test('nats - brokers share a connection they are given, and leave it open when they stop', async () => {
+  const nc = await connect({ servers: server.url })
+  try {
+    const core = new NatsBroker({ connection: nc })
+    const durable = new JetStreamBroker({ connection: nc, streamPrefix: 'SHARED_' })
+    await Promise.all([core.start(), durable.start()])
+    const got: BrokerMessage[] = []
+    await core.subscribe('shared.conn', (m) => void got.push(m))
+    await core.publish('shared.conn', { body: new Uint8Array([7]) })
+    await until(() => got.length === 1, 'the message on the shared connection')
+    await durable.publish('shared.durable', { body: new Uint8Array([8]) })
+    await Promise.all([core.stop(), durable.stop()])
+    assert.equal(nc.isClosed(), false, 'an adopted connection belongs to its owner')
+    await nc.flush() // still usable
+  } finally {
+    await nc.close()
+  }
+})
+
+test('nats - a broker with neither servers nor a connection is refused at construction', () => {
+  assert.throws(() => new NatsBroker({}), { code: 'invalid_options', message: /servers or connection/ })
+  assert.throws(() => new JetStreamBroker({}), { code: 'invalid_options', message: /servers or connection/ })
 })
