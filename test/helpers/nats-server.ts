@@ -45,16 +45,7 @@ export async function startNatsServer(): Promise<NatsServer> {
   const stop = async (): Promise<void> => {
     const proc = child
     child = undefined
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return
-    const exit = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
-    process.kill(proc.pid!, 'SIGTERM')
-    // Not given up to the grace period: a SIGKILL follows, and the timer goes once the process exits.
-    const escalate = setTimeout(() => process.kill(proc.pid!, 'SIGKILL'), KILL_GRACE_MS)
-    try {
-      await exit
-    } finally {
-      clearTimeout(escalate)
-    }
+    if (proc) await stopProcess(proc)
   }
 
   try {
@@ -79,7 +70,7 @@ export async function startNatsServer(): Promise<NatsServer> {
   }
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   for (;;) {
     const port = await new Promise<number>((resolve, reject) => {
       const server = createServer()
@@ -93,7 +84,7 @@ async function freePort(): Promise<number> {
   }
 }
 
-async function waitForPort(port: number): Promise<void> {
+export async function waitForPort(port: number): Promise<void> {
   const until = Date.now() + READY_TIMEOUT_MS
   for (;;) {
     const open = await new Promise<boolean>((resolve) => {
@@ -108,5 +99,19 @@ async function waitForPort(port: number): Promise<void> {
     if (Date.now() > until)
       throw new Error(`nats-server not listening on ${port} after ${READY_TIMEOUT_MS} ms`)
     await sleep(50)
+  }
+}
+
+/** SIGTERM by pid, SIGKILL after a grace period, resolved once the process has exited. */
+export async function stopProcess(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return
+  const exit = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
+  process.kill(proc.pid!, 'SIGTERM')
+  // Not given up to the grace period: a SIGKILL follows, and the timer goes once the process exits.
+  const escalate = setTimeout(() => process.kill(proc.pid!, 'SIGKILL'), KILL_GRACE_MS)
+  try {
+    await exit
+  } finally {
+    clearTimeout(escalate)
   }
 }
