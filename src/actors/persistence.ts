@@ -68,8 +68,10 @@ export class PersistentState {
   snapshotSeq = 0
   /** Set after a failed append: the state must be read again before the next message. */
   stale = false
-  #events: Uint8Array[] = []
-  #effects: Effect[] = []
+  // Made on the first event or effect of a turn and dropped when it ends: most live activations are
+  // idle, and two empty arrays with their backing stores cost more than the rest of the bookkeeping.
+  #events: Uint8Array[] | undefined
+  #effects: Effect[] | undefined
   #before: unknown
   #inTurn = false
   /** The turn persisted something (still true while its append is in flight). */
@@ -86,13 +88,13 @@ export class PersistentState {
 
   /** An event already applied (a machine's), stored with the next commit. */
   record(bytes: Uint8Array): void {
-    this.#events.push(bytes)
+    ;(this.#events ??= []).push(bytes)
     this.#wrote = true
   }
 
   /** Pending events or effects of the current turn. */
   get dirty(): boolean {
-    return this.#events.length > 0 || this.#effects.length > 0
+    return this.#events !== undefined || this.#effects !== undefined
   }
 
   beginTurn(state: unknown): void {
@@ -108,14 +110,14 @@ export class PersistentState {
     }
     const bytes = codec.encode(event)
     const next = this.kind.apply(state, event)
-    this.#events.push(bytes)
+    ;(this.#events ??= []).push(bytes)
     this.#wrote = true
     return next
   }
 
   /** Holds an effect until the turn's events are stored (runs it at once outside a turn). */
   defer(effect: Effect): void {
-    if (this.#inTurn) this.#effects.push(effect)
+    if (this.#inTurn) (this.#effects ??= []).push(effect)
     else effect()
   }
 
@@ -123,16 +125,16 @@ export class PersistentState {
   commit(journal: JournalPort): Promise<void> {
     const events = this.#events
     const effects = this.#effects
-    this.#events = []
-    this.#effects = []
+    this.#events = undefined
+    this.#effects = undefined
     this.#inTurn = false
     const stored = (seq: number): void => {
       this.seq = seq
       this.#wrote = false
       this.#before = undefined
-      for (const effect of effects) effect()
+      if (effects !== undefined) for (const effect of effects) effect()
     }
-    if (events.length === 0) {
+    if (events === undefined) {
       stored(this.seq)
       return Promise.resolve()
     }
@@ -145,8 +147,8 @@ export class PersistentState {
    */
   rollback(): boolean {
     const wrote = this.#wrote
-    this.#events = []
-    this.#effects = []
+    this.#events = undefined
+    this.#effects = undefined
     this.#inTurn = false
     this.#wrote = false
     if (wrote) this.stale = true
@@ -163,8 +165,8 @@ export class PersistentState {
     this.#inTurn = false
     this.#before = undefined
     const effects = this.#effects
-    if (effects.length === 0) return
-    this.#effects = []
+    if (effects === undefined) return
+    this.#effects = undefined
     for (const effect of effects) effect()
   }
 

@@ -66,9 +66,14 @@ export class Mailbox<T> {
     ;(this.#system ??= new Ring<T>()).push(item)
   }
 
-  /** The next message: system lane first. */
+  /** The next message: system lane first (its ring goes once empty: system messages are rare). */
   shift(): T | undefined {
-    if (this.#system !== undefined && this.#system.size > 0) return this.#system.shift()
+    const system = this.#system
+    if (system !== undefined) {
+      const item = system.shift()
+      if (system.size === 0) this.#system = undefined
+      if (item !== undefined) return item
+    }
     return this.#user.shift()
   }
 

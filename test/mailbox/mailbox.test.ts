@@ -24,6 +24,25 @@ describe('ring', () => {
     assert.deepEqual(ring.drain(), [])
   })
 
+  test('ring - one item at a time, then two: the lone slot spills into storage in order', () => {
+    const ring = new Ring<number>()
+    for (let round = 0; round < 3; round++) {
+      ring.push(round)
+      assert.equal(ring.size, 1)
+      assert.equal(ring.shift(), round)
+      assert.equal(ring.shift(), undefined)
+    }
+    ring.push(10) // lone
+    ring.push(11) // spills: 10 moves into storage first
+    ring.push(12)
+    assert.equal(ring.shift(), 10)
+    ring.push(13)
+    assert.deepEqual(ring.drain(), [11, 12, 13])
+    ring.push(14) // empty again: lone once more
+    assert.equal(ring.size, 1)
+    assert.deepEqual(ring.drain(), [14])
+  })
+
   test('ring - keeps FIFO order across growth', () => {
     const ring = new Ring<number>()
     for (let i = 0; i < 1_000; i++) ring.push(i)
