@@ -30,9 +30,11 @@ export async function openBucket(nc: NatsConnection, s: BucketSettings): Promise
 export interface WatchHandlers {
   /** `loading`: part of the bucket's content at watch time rather than a change heard live. */
   put(key: string, revision: number, value: Uint8Array, loading: boolean): void
-  delete(key: string): void
+  delete(key: string, revision: number): void
   /** Once, when the initial load ends: the keys it found (live changes during the load included). */
   loaded(keys: ReadonlySet<string>): void
+  /** The watch ended without `stop()` (its consumer or connection went away). */
+  ended(): void
 }
 
 export interface BucketWatch {
@@ -48,6 +50,7 @@ export async function watchBucket(kv: KV, timeoutMs: number, on: WatchHandlers):
   const iterator = await kv.watch()
   const found = new Set<string>()
   let loading = true
+  let stopped = false
   let markLoaded!: () => void
   const loaded = new Promise<void>((resolve) => (markLoaded = resolve))
   const finish = (): void => {
@@ -62,19 +65,25 @@ export async function watchBucket(kv: KV, timeoutMs: number, on: WatchHandlers):
   if (lastSeq === 0) finish()
   const loop = (async () => {
     for await (const entry of iterator) {
+      if (stopped) break
       if (entry.operation === 'PUT') {
         if (loading) found.add(entry.key)
         on.put(entry.key, entry.revision, entry.value, loading)
       } else {
         found.delete(entry.key)
-        on.delete(entry.key)
+        on.delete(entry.key, entry.revision)
       }
       if (loading && entry.revision >= lastSeq) finish()
     }
-  })().catch(() => undefined) // the connection closed under it: the registry reloads on reconnect
+  })()
+    .catch(() => undefined)
+    .then(() => {
+      if (!stopped) on.ended()
+    })
   return {
     loaded,
     stop: async () => {
+      stopped = true
       clearTimeout(timer)
       markLoaded()
       iterator.stop()

@@ -4,8 +4,12 @@
  *
  * Expiry is local, since the server (2.9) neither expires keys nor says when one should be gone: a
  * record with a TTL expires `ttlMs` after it was last heard. A record heard live ages from the moment
- * it arrived (so clocks that disagree do not matter); one found while loading the bucket (at start,
- * after a reconnect) ages from the heartbeat stamped in it, or from now when that lies in the future.
+ * it arrived (so clocks that disagree do not matter). One first found while loading the bucket (at
+ * start) ages from the heartbeat stamped in it (or from now, if that lies in the future); if that
+ * makes it stale, it is not shown, and is deleted when nobody refreshes it within one more TTL (its
+ * registry may be alive but not reconnected yet after an outage). While the connection is down, and
+ * while the bucket is loaded again after it, the view is frozen (nobody could refresh a record
+ * meanwhile); a reload gives every record it already showed a full TTL again.
  * Expired records are dropped by a sweep (the registry's timer) and before every read, each with one
  * `delete` event; the registry may then delete the stale key from the bucket.
  *
@@ -21,6 +25,8 @@ interface Held {
   readonly service: Service
   readonly revision: number
   readonly expiresAt: number | undefined
+  /** Found stale at load: held (to clean it up later) but not shown. */
+  readonly hidden: boolean
 }
 
 export interface NatsViewOptions {
@@ -39,6 +45,8 @@ export class NatsView {
   /** No record expires before this (a lower bound: refreshes only move expiries later). */
   #nextExpiry = Infinity
   #warnedFull = false
+  /** While frozen nothing expires: the connection is down, or the bucket is being loaded again. */
+  frozen = false
 
   constructor(options: NatsViewOptions) {
     this.#options = options
@@ -71,17 +79,20 @@ export class NatsView {
     }
     const now = this.#options.clock.now()
     let expiresAt: number | undefined
+    let hidden = false
     if (stored.ttlMs !== undefined) {
-      if (loading && old?.revision === revision) expiresAt = old.expiresAt
-      else expiresAt = (loading ? Math.min(now, stored.heartbeat) : now) + stored.ttlMs
-      if (expiresAt! <= now) {
-        this.delete(key)
-        return this.#options.onExpire(key, revision)
+      // only a record we never showed ages from its heartbeat: one we showed gets a full TTL again
+      const shown = old !== undefined && !old.hidden
+      expiresAt = (loading && !shown ? Math.min(now, stored.heartbeat) : now) + stored.ttlMs
+      if (expiresAt <= now) {
+        // stale when found: not shown, and one TTL of grace before it is deleted from the bucket
+        hidden = true
+        expiresAt = old?.hidden ? old.expiresAt! : now + stored.ttlMs
       }
-      this.#nextExpiry = Math.min(this.#nextExpiry, expiresAt!)
+      this.#nextExpiry = Math.min(this.#nextExpiry, expiresAt)
     }
-    this.#held.set(key, { service: stored.service, revision, expiresAt })
-    this.#table.put(stored.service, undefined)
+    this.#held.set(key, { service: stored.service, revision, expiresAt, hidden })
+    if (!hidden) this.#table.put(stored.service, undefined)
   }
 
   /** The key was deleted (or must be forgotten); a key not held is ignored. */
@@ -90,7 +101,7 @@ export class NatsView {
     if (held === undefined) return
     this.#held.delete(key)
     if (this.#held.size < this.#options.maxRecords) this.#warnedFull = false
-    this.#table.remove(held.service)
+    if (!held.hidden) this.#table.remove(held.service)
   }
 
   /** After a full load of the bucket: forgets (with delete events) every key it did not hold. */
@@ -101,7 +112,7 @@ export class NatsView {
   /** Drops every record whose time is up, each with a delete event. */
   sweep(): void {
     const now = this.#options.clock.now()
-    if (now < this.#nextExpiry) return
+    if (this.frozen || now < this.#nextExpiry) return
     let next = Infinity
     for (const [key, held] of [...this.#held]) {
       if (held.expiresAt === undefined) continue

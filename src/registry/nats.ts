@@ -60,6 +60,8 @@ interface Own {
 
 /** Longest pause between attempts to recover after a reconnect. */
 const MAX_RECOVER_PAUSE_MS = 5000
+/** Pause before loading the bucket again when its watcher ended by itself. */
+const RELOAD_PAUSE_MS = 100
 
 export class NatsRegistry implements Registry {
   readonly name = 'nats'
@@ -78,6 +80,10 @@ export class NatsRegistry implements Registry {
   #connected = false
   #starting: Promise<void> | undefined
   #recovering: Promise<void> | undefined
+  #again = false
+  /** The highest revision our watcher delivered, and who waits for one. */
+  #heard = 0
+  readonly #waiters = new Set<{ revision: number; done(): void }>()
   /** Ends the recovery's pause between attempts (stop). */
   #wake: (() => void) | undefined
 
@@ -110,9 +116,7 @@ export class NatsRegistry implements Registry {
       throw registryError(error, 'cannot start')
     }
     this.#lifecycle.start() // throws when stop() came first; stop() then tears down
-    this.#every(this.#options.sweepIntervalMs, () => {
-      if (this.#connected) this.#view.sweep()
-    })
+    this.#every(this.#options.sweepIntervalMs, () => this.#view.sweep())
   }
 
   async stop(): Promise<void> {
@@ -120,7 +124,7 @@ export class NatsRegistry implements Registry {
     await this.#starting?.catch(() => undefined)
     for (const own of this.#own.values()) own.heartbeat?.cancel()
     const kv = this.#kv
-    if (kv !== undefined && this.#connected) {
+    if (kv !== undefined && this.#usable()) {
       const deletes = [...this.#own].map(([key, own]) =>
         own.chain.then(() => deleteNode(kv, key, this.#token, own.revision)),
       )
@@ -170,6 +174,30 @@ export class NatsRegistry implements Registry {
       throw error
     }
     this.#scheduleHeartbeat(key, own)
+    await this.#heardAt(own.revision!) // our own lookups see what we registered once this resolves
+  }
+
+  #heardUpTo(revision: number): void {
+    if (revision <= this.#heard) return
+    this.#heard = revision
+    for (const waiter of this.#waiters) if (waiter.revision <= revision) waiter.done()
+  }
+
+  /** Resolves when our watcher delivered `revision` (or after requestTimeoutMs, or at stop). */
+  #heardAt(revision: number): Promise<void> {
+    if (revision <= this.#heard || this.#lifecycle.stopped) return Promise.resolve()
+    return new Promise((resolve) => {
+      const waiter = {
+        revision,
+        done: () => {
+          timer.cancel()
+          this.#waiters.delete(waiter)
+          resolve()
+        },
+      }
+      const timer = this.#after(this.#options.requestTimeoutMs, waiter.done)
+      this.#waiters.add(waiter)
+    })
   }
 
   async deregister(service: Service): Promise<void> {
@@ -206,11 +234,13 @@ export class NatsRegistry implements Registry {
     return this.#hub.watch(options)
   }
 
+  #usable(): boolean {
+    return this.#connected && this.#link?.nc.isClosed() === false
+  }
+
   /** The bucket, or UnavailableError while the connection is down. */
   #kvLive(): KV {
-    if (!this.#connected || this.#kv === undefined || this.#link?.nc.isClosed() !== false) {
-      throw unavailable('not connected to the server')
-    }
+    if (!this.#usable() || this.#kv === undefined) throw unavailable('not connected to the server')
     return this.#kv
   }
 
@@ -272,10 +302,19 @@ export class NatsRegistry implements Registry {
   async #load(): Promise<void> {
     await this.#watch?.stop()
     this.#watch = undefined
+    this.#heard = 0 // a bucket made again starts its revisions again
     const watch = await watchBucket(this.#kv!, this.#options.requestTimeoutMs, {
-      put: (key, revision, value, loading) => this.#view.put(key, revision, value, loading),
-      delete: (key) => this.#view.delete(key),
+      put: (key, revision, value, loading) => {
+        this.#view.put(key, revision, value, loading)
+        this.#heardUpTo(revision)
+      },
+      delete: (key, revision) => {
+        this.#view.delete(key)
+        this.#heardUpTo(revision)
+      },
       loaded: (keys) => this.#view.retainOnly(keys),
+      // the consumer is gone (deleted, or given up on by the client): load again shortly
+      ended: () => void this.#after(RELOAD_PAUSE_MS, () => this.#recover()),
     })
     this.#watch = watch
     await watch.loaded
@@ -286,8 +325,10 @@ export class NatsRegistry implements Registry {
     this.#stopStatus = () => status.stop?.()
     void (async () => {
       for await (const s of status) {
-        if (s.type === 'disconnect' || s.type === 'staleConnection') this.#connected = false
-        else if (s.type === 'reconnect') {
+        if (s.type === 'disconnect' || s.type === 'staleConnection') {
+          this.#connected = false
+          this.#view.frozen = true
+        } else if (s.type === 'reconnect') {
           this.#connected = true
           this.#recover()
         }
@@ -297,9 +338,15 @@ export class NatsRegistry implements Registry {
 
   /** After a reconnect: the bucket again, our nodes again, the view reloaded; retried until done. */
   #recover(): void {
-    if (this.#recovering !== undefined || this.#lifecycle.stopped) return
+    if (this.#lifecycle.stopped) return
+    if (this.#recovering !== undefined) {
+      this.#again = true // things changed while recovering: once more when done
+      return
+    }
+    this.#view.frozen = true
     this.#recovering = (async () => {
-      for (let pause = 100; this.#connected && !this.#lifecycle.stopped; pause *= 2) {
+      for (let pause = 100; this.#usable() && !this.#lifecycle.stopped; pause *= 2) {
+        this.#again = false
         try {
           const kv = (this.#kv = await this.#openBucket())
           const puts = [...this.#own].map(([key, own]) =>
@@ -311,6 +358,8 @@ export class NatsRegistry implements Registry {
           )
           await Promise.all(puts)
           await this.#load()
+          if (this.#again) continue
+          this.#view.frozen = false
           return
         } catch (error) {
           this.#warn(`recovering after a reconnect: ${text(error)}`)
@@ -326,8 +375,8 @@ export class NatsRegistry implements Registry {
   }
 
   async #teardown(): Promise<void> {
-    for (const timer of this.#timers) timer.cancel()
-    this.#timers.clear()
+    for (const waiter of [...this.#waiters]) waiter.done()
+    for (const timer of [...this.#timers]) timer.cancel()
     this.#stopStatus?.()
     this.#stopStatus = undefined
     const watch = this.#watch
