@@ -25,7 +25,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { KV } from '@nats-io/kv'
-import { systemClock, type TimerHandle } from '../clock.ts'
+import type { TimerHandle } from '../clock.ts'
 import { BadRequestError, ConflictError, ErrorCode } from '../errors.ts'
 import { openNatsLink, type NatsLink } from '../nats/connection.ts'
 import { Lifecycle } from './lifecycle.ts'
@@ -33,6 +33,7 @@ import { openBucket, registryError, text, unavailable, watchBucket, type BucketW
 import { resolveNatsRegistryOptions, type NatsRegistryOptions } from './nats-options.ts'
 import type { ResolvedNatsRegistryOptions } from './nats-options.ts'
 import { keyOfRecord } from './nats-records.ts'
+import { Timers } from './nats-timers.ts'
 import { NatsView } from './nats-view.ts'
 import { deleteExpired, deleteNode, putNode } from './nats-writes.ts'
 import type { RegisterOptions, Registry, Service, WatchOptions, Watcher } from './registry.ts'
@@ -72,7 +73,7 @@ export class NatsRegistry implements Registry {
   readonly #token = randomBytes(12).toString('base64url')
   readonly #own = new Map<string, Own>()
   readonly #view: NatsView
-  readonly #timers = new Set<TimerHandle>()
+  readonly #timers: Timers
   #link: NatsLink | undefined
   #kv: KV | undefined
   #watch: BucketWatch | undefined
@@ -89,6 +90,7 @@ export class NatsRegistry implements Registry {
 
   constructor(options: NatsRegistryOptions) {
     this.#options = resolveNatsRegistryOptions(options)
+    this.#timers = new Timers(this.#options.clock)
     this.#view = new NatsView({
       clock: this.#options.clock,
       maxRecords: this.#options.maxRecords,
@@ -116,7 +118,7 @@ export class NatsRegistry implements Registry {
       throw registryError(error, 'cannot start')
     }
     this.#lifecycle.start() // throws when stop() came first; stop() then tears down
-    this.#every(this.#options.sweepIntervalMs, () => this.#view.sweep())
+    this.#timers.every(this.#options.sweepIntervalMs, () => this.#view.sweep())
   }
 
   async stop(): Promise<void> {
@@ -195,7 +197,7 @@ export class NatsRegistry implements Registry {
           resolve()
         },
       }
-      const timer = this.#after(this.#options.requestTimeoutMs, waiter.done)
+      const timer = this.#timers.after(this.#options.requestTimeoutMs, waiter.done)
       this.#waiters.add(waiter)
     })
   }
@@ -261,7 +263,7 @@ export class NatsRegistry implements Registry {
 
   #scheduleHeartbeat(key: string, own: Own): void {
     if (!this.#options.heartbeat || own.ttlMs === undefined || this.#lifecycle.stopped) return
-    own.heartbeat = this.#after(Math.max(1, Math.floor(own.ttlMs / 3)), () => {
+    own.heartbeat = this.#timers.after(Math.max(1, Math.floor(own.ttlMs / 3)), () => {
       own.heartbeat = undefined
       if (this.#own.get(key) !== own || this.#lifecycle.stopped) return
       if (!this.#connected || this.#kv === undefined) return this.#scheduleHeartbeat(key, own) // recovery re-puts
@@ -314,7 +316,7 @@ export class NatsRegistry implements Registry {
       },
       loaded: (keys) => this.#view.retainOnly(keys),
       // the consumer is gone (deleted, or given up on by the client): load again shortly
-      ended: () => void this.#after(RELOAD_PAUSE_MS, () => this.#recover()),
+      ended: () => void this.#timers.after(RELOAD_PAUSE_MS, () => this.#recover()),
     })
     this.#watch = watch
     await watch.loaded
@@ -365,7 +367,7 @@ export class NatsRegistry implements Registry {
           this.#warn(`recovering after a reconnect: ${text(error)}`)
           await new Promise<void>((resolve) => {
             this.#wake = resolve
-            this.#after(Math.min(pause, MAX_RECOVER_PAUSE_MS), resolve)
+            this.#timers.after(Math.min(pause, MAX_RECOVER_PAUSE_MS), resolve)
           })
         }
       }
@@ -376,7 +378,7 @@ export class NatsRegistry implements Registry {
 
   async #teardown(): Promise<void> {
     for (const waiter of [...this.#waiters]) waiter.done()
-    for (const timer of [...this.#timers]) timer.cancel()
+    this.#timers.cancelAll()
     this.#stopStatus?.()
     this.#stopStatus = undefined
     const watch = this.#watch
@@ -392,38 +394,6 @@ export class NatsRegistry implements Registry {
     await link?.close()
     // a destroyed socket's handle goes on the next turn of the event loop: stop resolves after it
     await new Promise((resolve) => setImmediate(resolve))
-  }
-
-  /**
-   * A timer of ours, cancelled at stop. On the system clock it is unref'd: a registry's heartbeats
-   * and sweeps never keep a process alive by themselves.
-   */
-  #after(ms: number, fn: () => void): TimerHandle {
-    let inner: TimerHandle
-    const tracked: TimerHandle = {
-      cancel: () => {
-        inner.cancel()
-        this.#timers.delete(tracked)
-      },
-    }
-    const run = (): void => {
-      this.#timers.delete(tracked)
-      fn()
-    }
-    if (this.#options.clock === systemClock) {
-      const timer = setTimeout(run, ms)
-      timer.unref()
-      inner = { cancel: () => clearTimeout(timer) }
-    } else inner = this.#options.clock.setTimeout(run, ms)
-    this.#timers.add(tracked)
-    return tracked
-  }
-
-  #every(ms: number, fn: () => void): void {
-    this.#after(ms, () => {
-      fn()
-      if (!this.#lifecycle.stopped) this.#every(ms, fn)
-    })
   }
 
   #warn(detail: string): void {

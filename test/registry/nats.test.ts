@@ -19,7 +19,7 @@ import type { Service, WatchEvent } from '../../src/registry/registry.ts'
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts'
 import { eventually, nextEvent, record, registryContract } from './contract.ts'
 
-const TTL_MS = 700
+const TTL_MS = 1000
 const SWEEP_MS = 50
 let server: NatsServer
 let unique = 0
@@ -82,7 +82,7 @@ test('nats - the heartbeat keeps a node alive well past its TTL, with no event',
       async () => seen.length,
       (n) => n === 1,
     )
-    await sleep(TTL_MS * 4)
+    await sleep(TTL_MS * 3)
     assert.deepEqual(await reader.getService('greeter'), [greeter])
     assert.deepEqual(
       seen.map((e) => e.action),
