@@ -61,6 +61,8 @@ interface Own {
 
 /** Longest pause between attempts to recover after a reconnect. */
 const MAX_RECOVER_PAUSE_MS = 5000
+/** Heartbeats are never closer than this, whatever the TTL (a tiny TTL must not flood the server). */
+const MIN_HEARTBEAT_MS = 50
 /** Pause before loading the bucket again when its watcher ended by itself. */
 const RELOAD_PAUSE_MS = 100
 
@@ -263,7 +265,7 @@ export class NatsRegistry implements Registry {
 
   #scheduleHeartbeat(key: string, own: Own): void {
     if (!this.#options.heartbeat || own.ttlMs === undefined || this.#lifecycle.stopped) return
-    own.heartbeat = this.#timers.after(Math.max(1, Math.floor(own.ttlMs / 3)), () => {
+    own.heartbeat = this.#timers.after(Math.max(MIN_HEARTBEAT_MS, Math.floor(own.ttlMs / 3)), () => {
       own.heartbeat = undefined
       if (this.#own.get(key) !== own || this.#lifecycle.stopped) return
       if (!this.#connected || this.#kv === undefined) return this.#scheduleHeartbeat(key, own) // recovery re-puts
@@ -392,8 +394,9 @@ export class NatsRegistry implements Registry {
     this.#link = undefined
     this.#connected = false
     await link?.close()
-    // a destroyed socket's handle goes on the next turn of the event loop: stop resolves after it
-    await new Promise((resolve) => setImmediate(resolve))
+    // a destroyed socket's handle closes in the close phase of the loop's turn, which runs after that
+    // turn's immediates: stop resolves one full turn later, when no handle of ours is left
+    for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve))
   }
 
   #warn(detail: string): void {

@@ -299,6 +299,37 @@ test('nats - start fails with UnavailableError when no server answers', async ()
   await registry.stop()
 })
 
+test('nats - stop while starting closes the connection; start is idempotent; stopped is final', async () => {
+  const before = process.getActiveResourcesInfo().sort()
+  const registry = new NatsRegistry(options())
+  const starting = registry.start()
+  assert.equal(registry.start(), starting)
+  await registry.stop()
+  await assert.rejects(starting, { code: 'unavailable' })
+  await assert.rejects(registry.start(), { code: 'unavailable' })
+  assert.deepEqual(process.getActiveResourcesInfo().sort(), before)
+})
+
+test('nats - keys are valid KV keys, distinct, and readable', () => {
+  const kvKey = /^[-/=.\w]+$/
+  const keys = [
+    keyOf('greeter', '1.0.0', 'n1'),
+    keyOf('greeter', '', 'n1'),
+    keyOf('greeter.v1', '', 'n1'),
+    keyOf('greeter', 'v1', 'n1'),
+    keyOf('go.micro.srv', '1.0.0+build.7', 'host:4000'),
+    keyOf('go.micro', 'srv.1', 'host:4000'),
+    keyOf('x'.repeat(128), 'v'.repeat(64), 'n'.repeat(128)),
+  ]
+  for (const key of keys) {
+    assert.match(key, kvKey)
+    assert.ok(!key.startsWith('.') && !key.endsWith('.') && !key.includes('..'), key)
+  }
+  assert.equal(new Set(keys).size, keys.length)
+  assert.equal(keys[0], 'greeter.v1=2E0=2E0.n1')
+  assert.equal(keys[4], 'go=2Emicro=2Esrv.v1=2E0=2E0=2Bbuild=2E7.host=3A4000')
+})
+
 test('nats - bad options are refused with BadRequestError invalid_options', () => {
   const bad: Partial<NatsRegistryOptions>[] = [
     { servers: undefined },
