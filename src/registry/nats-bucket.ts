@@ -31,8 +31,11 @@ export interface WatchHandlers {
   /** `loading`: part of the bucket's content at watch time rather than a change heard live. */
   put(key: string, revision: number, value: Uint8Array, loading: boolean): void
   delete(key: string, revision: number): void
-  /** Once, when the initial load ends: the keys it found (live changes during the load included). */
-  loaded(keys: ReadonlySet<string>): void
+  /**
+   * Once, when the initial load ends: the keys it found (live changes during the load included);
+   * `complete` false when it ended by the timeout (keys may be missing).
+   */
+  loaded(keys: ReadonlySet<string>, complete: boolean): void
   /** The watch ended without `stop()` (its consumer or connection went away). */
   ended(): void
 }
@@ -53,16 +56,16 @@ export async function watchBucket(kv: KV, timeoutMs: number, on: WatchHandlers):
   let stopped = false
   let markLoaded!: () => void
   const loaded = new Promise<void>((resolve) => (markLoaded = resolve))
-  const finish = (): void => {
+  const finish = (complete: boolean): void => {
     if (!loading) return
     loading = false
     clearTimeout(timer)
-    on.loaded(found)
+    on.loaded(found, complete)
     found.clear()
     markLoaded()
   }
-  const timer = setTimeout(finish, timeoutMs)
-  if (lastSeq === 0) finish()
+  const timer = setTimeout(() => finish(false), timeoutMs)
+  if (lastSeq === 0) finish(true)
   const loop = (async () => {
     for await (const entry of iterator) {
       if (stopped) break
@@ -73,7 +76,7 @@ export async function watchBucket(kv: KV, timeoutMs: number, on: WatchHandlers):
         found.delete(entry.key)
         on.delete(entry.key, entry.revision)
       }
-      if (loading && entry.revision >= lastSeq) finish()
+      if (loading && entry.revision >= lastSeq) finish(true)
     }
   })()
     .catch(() => undefined)

@@ -316,7 +316,10 @@ export class NatsRegistry implements Registry {
         this.#view.delete(key)
         this.#heardUpTo(revision)
       },
-      loaded: (keys) => this.#view.retainOnly(keys),
+      loaded: (keys, complete) => {
+        if (complete) this.#view.retainOnly(keys)
+        else this.#warn('the bucket did not load in time: what was not delivered is missing for now')
+      },
       // the consumer is gone (deleted, or given up on by the client): load again shortly
       ended: () => void this.#timers.after(RELOAD_PAUSE_MS, () => this.#recover()),
     })
