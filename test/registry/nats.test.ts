@@ -9,7 +9,7 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { connect, type NatsConnection } from '@nats-io/transport-node'
+import { connect } from '@nats-io/transport-node'
 import { jetstream } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
 import { ConflictError, ErrorCode, UnavailableError } from '../../src/errors.ts'
@@ -106,6 +106,7 @@ test('nats - a registrant that dies without deregistering disappears within TTL 
   const nc = await connect({ servers: server.url })
   const doomed = await started({ ...shared, connection: nc })
   const reader = await started(shared)
+  const inspector = await connect({ servers: server.url })
   const watcher = reader.watch({ service: 'greeter' })
   const events = watcher[Symbol.asyncIterator]()
   try {
@@ -123,7 +124,7 @@ test('nats - a registrant that dies without deregistering disappears within TTL 
     assert.ok(took <= TTL_MS + SWEEP_MS + 400, `deleted ${took} ms after the kill`)
     assert.deepEqual(await reader.getService('greeter'), [])
     // the reader also took the stale key out of the bucket
-    const kv = await new Kvm(jetstream(await readerConnection())).open(shared.bucket!)
+    const kv = await new Kvm(jetstream(inspector)).open(shared.bucket!)
     const key = keyOf('greeter', '1.0.0', 'n1')
     await eventually(
       async () => (await kv.get(key))?.operation,
@@ -132,13 +133,13 @@ test('nats - a registrant that dies without deregistering disappears within TTL 
   } finally {
     watcher.stop()
     await Promise.all([doomed.stop(), reader.stop()])
-    await closeReaderConnection()
+    await inspector.close()
   }
 })
 
 test('nats - a record left by a dead registrant is not loaded by a registry started later', async () => {
   const shared = options()
-  const nc = await readerConnection()
+  const nc = await connect({ servers: server.url })
   try {
     const kv = await new Kvm(jetstream(nc)).create(shared.bucket!, { history: 1 })
     const stale = {
@@ -167,13 +168,17 @@ test('nats - a record left by a dead registrant is not loaded by a registry star
       await registry.stop()
     }
   } finally {
-    await closeReaderConnection()
+    await nc.close()
   }
 })
 
 test('nats - two instances claiming one node id: the live holder keeps it, ConflictError names the node', async () => {
-  const [a, b] = await pair({ heartbeat: false })
+  // no heartbeats, no sweeps: an expired record stays in the bucket until someone takes the key over
+  const shared = options({ heartbeat: false, sweepIntervalMs: 60_000 })
+  const [a, b] = [await started(shared), await started(shared)]
+  const nc = await connect({ servers: server.url })
   try {
+    const kv = await new Kvm(jetstream(nc)).open(shared.bucket!)
     const conflict = (e: unknown): boolean =>
       e instanceof ConflictError &&
       e.status === 409 &&
@@ -193,17 +198,22 @@ test('nats - two instances claiming one node id: the live holder keeps it, Confl
     const lost = (results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason
     assert.ok(lost instanceof ConflictError && /node n2 /.test(lost.message), String(lost))
 
-    // once a's record expired (nobody refreshes it), b may take the node over, and a's stop leaves it
+    // a's record expired (nobody refreshed it) but is still in the bucket: b takes the node over
     await sleep(TTL_MS + 100)
+    assert.equal((await kv.get(keyOf('greeter', '1.0.0', 'n1')))?.operation, 'PUT')
     await b.register(record('greeter', 'n1', { metadata: { by: 'b' } }))
+    // a still counts n1 as its own, but its stop deletes only what is still its own
     await a.stop()
     await sleep(200)
     assert.deepEqual(
       (await b.getService('greeter')).map((s) => s.metadata),
       [{ by: 'b' }],
     )
+    const aWon = results[0].status === 'fulfilled'
+    assert.deepEqual(ids(await b.getService('cart')), aWon ? [] : ['n2'], 'a deregistered only its own')
   } finally {
     await Promise.all([a.stop(), b.stop()])
+    await nc.close()
   }
 })
 
@@ -379,13 +389,3 @@ test('nats - maxRecords bounds what a registry registers and what its view holds
     await Promise.all([small.stop(), big.stop()])
   }
 })
-
-let readerNc: NatsConnection | undefined
-async function readerConnection(): Promise<NatsConnection> {
-  readerNc ??= await connect({ servers: server.url })
-  return readerNc
-}
-async function closeReaderConnection(): Promise<void> {
-  await readerNc?.close()
-  readerNc = undefined
-}
