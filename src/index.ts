@@ -23,6 +23,8 @@ export type {
 export { MemoryRegistry, type MemoryRegistryOptions } from './registry/memory.ts'
 export { MdnsRegistry } from './registry/mdns.ts'
 export type { MdnsRegistryOptions } from './registry/mdns-options.ts'
+export { NatsRegistry } from './registry/nats.ts'
+export type { NatsRegistryOptions } from './registry/nats-options.ts'
 export { CachedRegistry, type CachedRegistryOptions } from './registry/cache.ts'
 export {
   Selector,
