@@ -168,6 +168,7 @@ export class NatsTransport implements Transport {
     for (const sub of this.#subs) if (!sub.isClosed()) sub.unsubscribe()
     if (link.connected) await flushWithin(link, STOP_FLUSH_MS)
     await link.close()
+    if (link.owned) await handlesClosed()
   }
 
   /** The connection, opened on first need; a failed open is tried again on the next need. */
@@ -383,6 +384,14 @@ async function flushWithin(link: NatsLink, ms: number): Promise<void> {
   } finally {
     clearTimeout(timer)
   }
+}
+
+/**
+ * The client destroys its socket when it closes; libuv runs the handle's close callback in this loop
+ * iteration's close phase or the next one, so two check phases later stop() leaves nothing behind.
+ */
+async function handlesClosed(): Promise<void> {
+  for (let i = 0; i < 2; i++) await new Promise<void>((resolve) => setImmediate(resolve))
 }
 
 function stoppedError(): MicaError {
