@@ -279,6 +279,6 @@ describe('nats transport - kernels', () => {
     running = false
     await Promise.all(loops) // every loop ends: no ask hung
     const n = await ref.ask('get')
-    assert.ok(n >= ok + 1, `the counter (${n}) holds every acknowledged ask (${ok + 1})`)
+    assert.ok(n >= ok + 1, `the counter (${n}) holds every acknowledged ask (${ok + 1}; ${failed} failed)`)
   })
 })
