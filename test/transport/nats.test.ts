@@ -75,7 +75,11 @@ describe('nats transport - limits, garbage and silence', () => {
     assert.equal(address, 'nats:orders-1')
     const nc = await rawClient()
     const seen: string[] = []
-    nc.subscribe('acme.mesh.>', { callback: (_e, m) => seen.push(m.subject) })
+    nc.subscribe('acme.mesh.>', {
+      callback: (_e, m) => {
+        seen.push(m.subject)
+      },
+    })
     await nc.flush()
     t.onEnvelope((env, peer) => peer.send(env))
     const client = create({ subjectPrefix: 'acme.mesh' })
