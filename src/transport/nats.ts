@@ -9,9 +9,14 @@
  * listen subject as reply. So each direction of requests has its own subject, as TCP has two
  * connections, and the receiver of any message knows its peer without a header.
  *
+ * An inbound peer's address is `nats:<token of its dialer's inbox>` (TCP gives the remote host:port).
+ *
  * Batching: everything a peer queues in one tick leaves as one NATS message of length-prefixed
  * frames (framing.ts, the envelope codec of TCP), cut between frames at the server's max_payload.
- * An envelope larger than min(maxFrameBytes, max_payload - 4) is refused at `send`.
+ * An envelope larger than min(maxFrameBytes, max_payload - 4) is refused at `send`. The server's
+ * max_payload is known once the connection is open (`listen` opens it, and so does a peer's first
+ * dial): until then `send` checks maxFrameBytes alone, and a frame over max_payload is dropped with
+ * a warning when it would leave.
  *
  * Peer lifecycle over a connectionless bus (see nats-peer.ts): hello request / no responders for the
  * dial, ping frames both ways when quiet and a silence timeout for a vanished peer, a bye control
@@ -20,7 +25,8 @@
  * answer, or no answer in time) is refused.
  *
  * Back-pressure: each peer's outbox is bounded by maxQueuedBytes while it waits for the peer to be up;
- * once handed to the client, messages are the client's (it buffers across a server reconnect). The
+ * once handed to the client, messages are the client's (it buffers across a server reconnect, and
+ * its buffer is not counted in `queuedBytes`: the client exposes no public figure for it). The
  * client is imported when the first connection is opened (lazily); an adopted `connection` is left
  * open by `stop()`.
  */
