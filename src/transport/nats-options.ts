@@ -92,3 +92,11 @@ export function parseNatsAddress(address: string): string {
 export function randomToken(): string {
   return randomBytes(12).toString('base64url')
 }
+
+/** The token of a subject `<prefix>.<token>`, or undefined for any other subject. */
+export function subjectToken(prefix: string, subject: string): string | undefined {
+  if (subject.length <= prefix.length + 1 || !subject.startsWith(prefix) || subject[prefix.length] !== '.')
+    return undefined
+  const token = subject.slice(prefix.length + 1)
+  return TOKEN.test(token) ? token : undefined
+}

@@ -41,6 +41,7 @@ import {
   parseNatsAddress,
   randomToken,
   resolveNatsOptions,
+  subjectToken,
   type NatsTransportOptions,
   type ResolvedNatsOptions,
 } from './nats-options.ts'
@@ -50,7 +51,6 @@ import type { EnvelopeHandler, Peer, PeerDownHandler, Transport } from './transp
 export type { NatsTransportOptions } from './nats-options.ts'
 
 const EMPTY = new Uint8Array(0)
-const TOKEN = /^[A-Za-z0-9_-]{1,64}$/
 /** Longest wait, at stop, for the server to take the byes. */
 const STOP_FLUSH_MS = 1_000
 
@@ -206,11 +206,7 @@ export class NatsTransport implements Transport {
 
   /** The token of a subject `<prefix>.<token>`, or undefined for any other subject. */
   #token(subject: string): string | undefined {
-    const prefix = this.#options.subjectPrefix
-    if (subject.length <= prefix.length + 1 || !subject.startsWith(prefix) || subject[prefix.length] !== '.')
-      return undefined
-    const token = subject.slice(prefix.length + 1)
-    return TOKEN.test(token) ? token : undefined
+    return subjectToken(this.#options.subjectPrefix, subject)
   }
 
   #control(kind: Control, reply?: string): MsgHdrs {
