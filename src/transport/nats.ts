@@ -298,6 +298,9 @@ export class NatsTransport implements Transport {
   }
 
   #listenControl(msg: Msg, headers: MsgHdrs): void {
+    // a status from the server: data messages carry a reply subject, so one published while its
+    // receiver was not subscribed (gone, or resubscribing after a reconnect) comes back as a 503
+    if (headers.code !== 0) return
     const kind = headers.get(CONTROL_HEADER)
     if (kind === Control.HELLO) {
       const from = headers.get(REPLY_HEADER)

@@ -121,7 +121,8 @@ describe('nats transport - limits, garbage and silence', () => {
 
   test('nats - garbage published straight on the subjects is logged and dropped; the transport keeps serving', async () => {
     const log = logger()
-    const srv = create({ logger: log, maxFrameBytes: 64 * 1024 })
+    const srvConnection = await rawClient()
+    const srv = create({ logger: log, maxFrameBytes: 64 * 1024, connection: srvConnection })
     const atServer = new Recorder(srv)
     srv.onEnvelope((env, peer) => peer.send(env))
     const address = await srv.listen('nats:0')
@@ -168,6 +169,10 @@ describe('nats transport - limits, garbage and silence', () => {
     await atClient.received(2)
     assert.equal(atClient.envelopes[1]!.h, 'after')
     assert.equal(good.connected, true)
+    // the echo of 'ahead' went to a forged subject nobody receives on: the server answered the listen
+    // subject with a 503 status (it is queued before the reply to 'after', so before this flush's PONG)
+    await srvConnection.flush()
+    assert.equal(log.warnings.length, 7, log.warnings.join('\n'))
   })
 
   test('nats - a peer that vanishes without a bye is down after the heartbeat timeout; a quiet one stays up', async () => {
