@@ -2,7 +2,8 @@
  * One NATS peer: an emulated connection to another transport's subject. NATS has no connection per
  * peer, so its life is made of messages: a dialed peer is up once the listener answered its hello
  * request, and down when that request fails (nobody listens: no responders), when the far side says
- * bye, or when it has heard nothing for `heartbeatTimeoutMs`; it then dials again with the shared
+ * bye, when a check after a 503 status finds nobody listening (`verify`), or when it has heard
+ * nothing for `heartbeatTimeoutMs`; it then dials again with the shared
  * backoff, forever, until closed. An inbound peer (one per dialing transport, known by the subject
  * that dialer receives on) is born up and closed for good by a bye or by silence.
  *
@@ -65,6 +66,7 @@ export class NatsPeer implements Peer {
   #timer: TimerHandle | null = null
   /** Bumped on every dial and loss, so a hello answered late does not revive a peer. */
   #generation = 0
+  #verifying = false
 
   constructor(host: NatsPeerHost, address: string, subject: string, inbound: boolean) {
     this.#host = host
@@ -167,6 +169,27 @@ export class NatsPeer implements Peer {
     this.#host.down(
       this,
       new UnavailableError(ErrorCode.UNAVAILABLE, `connection ${label} lost: ${why}`, 'transport'),
+    )
+  }
+
+  /**
+   * Something sent to a subject nobody subscribes to: if it was this peer's, a hello finds no
+   * responders and the peer is down now rather than after the silence timeout. One check at a time.
+   */
+  verify(): void {
+    if (this.#state !== 'up' || this.#verifying) return
+    this.#verifying = true
+    const generation = this.#generation
+    this.#host.hello(this).then(
+      () => (this.#verifying = false),
+      (err: unknown) => {
+        this.#verifying = false
+        const why = err instanceof Error ? err.message : String(err)
+        // only a certain answer: a timeout may be a slow server, the heartbeat judges that
+        if (generation === this.#generation && this.#state === 'up' && /no responders/i.test(why)) {
+          this.lost(`nobody listens any more (${why})`)
+        }
+      },
     )
   }
 

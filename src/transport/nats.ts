@@ -333,6 +333,9 @@ export class NatsTransport implements Transport {
     const headers = msg.headers
     if (headers !== undefined) {
       if (headers.get(CONTROL_HEADER) === Control.BYE) peer?.lost('closed by the remote')
+      // a 503 status: something this transport published found no subscriber; the status does not
+      // say to whom, so each dialed peer checks with a hello (a crashed listener is down at once)
+      else if (headers.code === 503) for (const dialed of this.#dialed.values()) dialed.verify()
       return
     }
     if (peer === undefined) return // for a peer closed here: lost, as on a closed socket

@@ -175,7 +175,7 @@ describe('nats transport - limits, garbage and silence', () => {
     assert.equal(log.warnings.length, 7, log.warnings.join('\n'))
   })
 
-  test('nats - a peer that vanishes without a bye is down after the heartbeat timeout; a quiet one stays up', async () => {
+  test('nats - a peer that goes silent (a stalled process) is down after the heartbeat timeout; a quiet one stays up', async () => {
     const nc = await rawClient()
     const fast = { heartbeatMs: 40, heartbeatTimeoutMs: 150, reconnect: { initialMs: 20, maxMs: 50 } }
     const doomed = create({ ...fast, connection: nc }) // its connection dies under it, no bye said
@@ -191,6 +191,10 @@ describe('nats transport - limits, garbage and silence', () => {
     toDoomed.send({ t: 'send', to: 'a/', h: 'x' })
     toQuiet.send({ t: 'send', to: 'a/', h: 'x' })
     await atClient.received(1)
+    // a subscriber that never answers keeps the subject alive (no 503 status): only silence tells
+    const zombie = await rawClient()
+    zombie.subscribe(`mica.node.${doomedAddress.slice(5)}`)
+    await zombie.flush()
     const started = Date.now()
     await nc.close()
     await until('peer down', () => atClient.downs.length === 1)
@@ -202,6 +206,25 @@ describe('nats transport - limits, garbage and silence', () => {
     await new Promise((r) => setTimeout(r, 300)) // many heartbeats, no traffic but pings
     assert.equal(toQuiet.connected, true)
     assert.equal(atClient.downs.length, 1, 'the quiet peer stayed up')
+  })
+
+  test('nats - a listener that crashed is down as soon as a frame finds nobody (a 503), not after the silence', async () => {
+    const nc = await rawClient()
+    const slow = { heartbeatMs: 20_000 } // silence alone would take a minute
+    const doomed = create({ ...slow, connection: nc })
+    doomed.onEnvelope((env, peer) => peer.send(env))
+    const client = create(slow)
+    const atClient = new Recorder(client)
+    const peer = client.connect(await doomed.listen('nats:0'))
+    peer.send({ t: 'send', to: 'a/', h: 'x' })
+    await atClient.received(1)
+    await nc.close() // no bye
+    const started = Date.now()
+    peer.send({ t: 'send', to: 'a/', h: 'x' })
+    await until('peer down', () => atClient.downs.length === 1, 2_000)
+    assert.ok(Date.now() - started < 2_000)
+    assert.match(atClient.downs[0]!.reason.detail, /nobody listens any more \(no responders/)
+    assert.equal(peer.connected, false)
   })
 })
 
