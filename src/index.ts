@@ -37,6 +37,7 @@ export {
 export { random, roundRobin, rendezvous, type Strategy } from './registry/strategy.ts'
 export type { Transport, Peer, Envelope, FrameKind } from './transport/transport.ts'
 export { TcpTransport, type TcpTransportOptions } from './transport/tcp.ts'
+export { NatsTransport, type NatsTransportOptions } from './transport/nats.ts'
 export { MemoryTransport, MemoryNetwork, type MemoryTransportOptions } from './transport/memory.ts'
 export type {
   Broker,

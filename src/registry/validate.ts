@@ -11,6 +11,8 @@ const NAME = /^[A-Za-z0-9_.-]+$/
 const VERSION = /^[A-Za-z0-9_.+-]*$/
 const NODE_ID = /^[A-Za-z0-9_.:-]+$/
 const ADDRESS = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/
+/** The NATS transport's addresses (transport/nats-options.ts). */
+const NATS_ADDRESS = /^nats:[A-Za-z0-9_-]{1,64}$/
 
 function bad(detail: string): BadRequestError {
   return new BadRequestError(ErrorCode.BAD_REQUEST, `registry: ${detail}`, 'registry')
@@ -86,12 +88,13 @@ function checkNode(value: unknown, at: string): RegistryNode {
     throw bad(`${at}: id must match [A-Za-z0-9_.:-]{1,${LIMITS.nodeIdLength}}, got ${describe(id)}`)
   }
   if (typeof address !== 'string' || address.length > LIMITS.addressLength || !validAddress(address)) {
-    throw bad(`${at}: address must be host:port or [ipv6]:port, got ${describe(address)}`)
+    throw bad(`${at}: address must be host:port, [ipv6]:port or nats:<token>, got ${describe(address)}`)
   }
   return { id, address, metadata: checkMetadata(value.metadata, `${at}: metadata`) }
 }
 
 function validAddress(address: string): boolean {
+  if (NATS_ADDRESS.test(address)) return true
   const match = ADDRESS.exec(address)
   return match !== null && Number(match[2]) <= 65535
 }

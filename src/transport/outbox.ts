@@ -39,6 +39,7 @@ const EMPTY = Buffer.alloc(0)
 export class Outbox {
   readonly #limit: number
   readonly #onWrite: () => void
+  readonly #earlyFlushFrames: number
   #slab: Buffer = EMPTY
   /** Queued frames are `#slab[#start, #end)`, prefixes included. */
   #start = 0
@@ -52,10 +53,14 @@ export class Outbox {
   #blocked = false
   #immediate: ReturnType<typeof setImmediate> | null = null
 
-  /** `onWrite` runs after each socket write (the heartbeat counts writes as liveness). */
-  constructor(limit: number, onWrite: () => void = () => {}) {
+  /**
+   * `onWrite` runs after each socket write (the heartbeat counts writes as liveness);
+   * `earlyFlushFrames` is where a long batch is cut (a sink with a cost per write may want fewer cuts).
+   */
+  constructor(limit: number, onWrite: () => void = () => {}, earlyFlushFrames = EARLY_FLUSH_FRAMES) {
     this.#limit = limit
     this.#onWrite = onWrite
+    this.#earlyFlushFrames = earlyFlushFrames
   }
 
   get queuedBytes(): number {
@@ -164,7 +169,7 @@ export class Outbox {
       return
     }
     // a long batch leaves early, so the far side starts on it while this side builds the rest
-    if (this.#frames >= EARLY_FLUSH_FRAMES) this.#flush()
+    if (this.#frames >= this.#earlyFlushFrames) this.#flush()
     this.#schedule()
   }
 

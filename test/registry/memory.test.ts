@@ -52,3 +52,21 @@ test('memory - using a registry before start is refused as unavailable', async (
   await registry.stop()
   await assert.rejects(registry.start(), { code: 'unavailable' })
 })
+
+test('memory - a node address may be nats:<token> (the NATS transport); a malformed one is refused', async () => {
+  const registry = new MemoryRegistry()
+  await registry.start()
+  const at = (address: string) => {
+    const r = record('greeter', 'n1')
+    return { ...r, nodes: [{ ...r.nodes[0]!, address }] }
+  }
+  await registry.register(at('nats:Ab_9-x'))
+  assert.equal((await registry.getService('greeter'))[0]!.nodes[0]!.address, 'nats:Ab_9-x')
+  for (const bad of ['nats:', 'nats:a.b', 'nats:a*', `nats:${'x'.repeat(65)}`, 'nats://h:4222']) {
+    await assert.rejects(
+      registry.register(at(bad)),
+      /address must be host:port, \[ipv6\]:port or nats:<token>/,
+    )
+  }
+  await registry.stop()
+})
