@@ -221,8 +221,9 @@ describe('nats transport - limits, garbage and silence', () => {
     await nc.close() // no bye
     const started = Date.now()
     peer.send({ t: 'send', to: 'a/', h: 'x' })
-    await until('peer down', () => atClient.downs.length === 1, 2_000)
-    assert.ok(Date.now() - started < 2_000)
+    // bounded well below the silence (a minute) yet loose enough for a loaded machine
+    await until('peer down', () => atClient.downs.length === 1, 10_000)
+    assert.ok(Date.now() - started < 10_000)
     assert.match(atClient.downs[0]!.reason.detail, /nobody listens any more \(no responders/)
     assert.equal(peer.connected, false)
   })
