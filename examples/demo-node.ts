@@ -1,15 +1,17 @@
 // Node B of the demo: hosts greeter, counter, shouter and the persistent `visits` (file journal in
-// MICA_DEMO_JOURNAL), found by node A over mDNS on loopback. Started by examples/demo.ts; stops
+// MICA_DEMO_JOURNAL), found by node A over mDNS on loopback (or everything on NATS: MICA_ENGINE=nats). Started by examples/demo.ts; stops
 // cleanly (deregisters, drains) on SIGTERM.
 import { createKernel, FileJournal, loopbackNetwork } from '../src/index.ts'
 import { counter, greeter, shouter, visits } from './actors.ts'
 
 const mdnsPort = Number(process.env.MICA_DEMO_MDNS_PORT)
+const onNats = process.env.MICA_ENGINE === 'nats' // the engine supplies the JetStream journal
 const kernel = await createKernel({
   nodeId: 'node-b',
   workers: 2,
-  journal: new FileJournal({ dir: process.env.MICA_DEMO_JOURNAL! }),
-  ...loopbackNetwork(mdnsPort),
+  ...(onNats
+    ? { engine: 'nats' as const }
+    : { journal: new FileJournal({ dir: process.env.MICA_DEMO_JOURNAL! }), ...loopbackNetwork(mdnsPort) }),
 })
 await kernel.spawn(greeter)
 await kernel.register(counter)

@@ -1,6 +1,8 @@
 // The main demo: two nodes (two processes) that find each other over mDNS on loopback; node A asks
 // actors on node B, streams, publishes, keeps a persistent count across a SIGKILL of node B, and
 // keyed actors spread over both nodes move when B leaves. Run: npm run demo
+// On NATS instead (registry, transport, broker and JetStream journal; a nats-server with -js at
+// MICA_NATS_SERVERS, default nats://127.0.0.1:4222): npm run demo -- --nats
 import { fork, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -10,10 +12,19 @@ import { createKernel, loopbackNetwork, MicaError, type ActorRef } from '../src/
 import { counter, ledger, type shouter, type visits } from './actors.ts'
 
 process.env.MICA_DEMO_NODE = 'node-a'
+const onNats = process.argv.includes('--nats') || process.env.MICA_ENGINE === 'nats'
 const mdnsPort = 20_000 + Math.floor(Math.random() * 20_000) // a private mDNS port: no other demo hears us
-const a = await createKernel({ nodeId: 'node-a', workers: 2, ...loopbackNetwork(mdnsPort) })
+const run = Math.random().toString(36).slice(2, 8) // on NATS the journal outlives the demo: ids of this run
+const a = await createKernel({
+  nodeId: 'node-a',
+  workers: 2,
+  ...(onNats ? { engine: 'nats' as const } : loopbackNetwork(mdnsPort)),
+})
 await a.register(counter)
-console.log(`node-a up at ${a.address}; starting node-b (mDNS on 127.0.0.1, port ${mdnsPort})`)
+const how = onNats
+  ? `NATS at ${process.env.MICA_NATS_SERVERS ?? 'nats://127.0.0.1:4222'}`
+  : `mDNS on 127.0.0.1, port ${mdnsPort}`
+console.log(`node-a up at ${a.address}; starting node-b (${how})`)
 
 const journalDir = mkdtempSync(join(tmpdir(), 'mica-demo-journal-')) // node B's file journal
 async function startNodeB(): Promise<ChildProcess> {
@@ -24,6 +35,7 @@ async function startNodeB(): Promise<ChildProcess> {
       MICA_DEMO_NODE: 'node-b',
       MICA_DEMO_MDNS_PORT: String(mdnsPort),
       MICA_DEMO_JOURNAL: journalDir,
+      ...(onNats ? { MICA_ENGINE: 'nats' } : {}),
     },
   })
   const [ready] = (await once(child, 'message')) as [{ ready: string }]
@@ -79,7 +91,7 @@ try {
   await reading
   console.log('a stream to node-b (window 2) ->', shouted)
 
-  // pubsub on node A (its default broker is in-process): a topic into a keyed actor, and a function
+  // pubsub on node A: a topic into a keyed actor, and a function
   const books = await a.spawn(ledger, 'books')
   await a.subscribe('orders.*', books, { handler: 'record' })
   const seen: string[] = []
@@ -89,7 +101,8 @@ try {
   await new Promise((r) => setTimeout(r, 50))
   console.log('pubsub: ledger/books ->', await books.ask('lines'), '; orders.> saw', seen)
 
-  // pubsub across nodes: node B subscribed to `demo.>`; the direct broker finds it through mDNS
+  // pubsub across nodes: node B subscribed to `demo.>` (the direct broker finds it through mDNS; on
+  // NATS it is a subject subscription)
   const heard = new Promise<unknown>((resolve) => {
     b.on('message', (m: { got?: string }) => {
       if (m.got !== undefined) resolve(m)
@@ -104,19 +117,22 @@ try {
     clearInterval(publishing)
   }
 
-  // persistence: node B keeps visits/home in its file journal; a SIGKILL loses no acknowledged event
-  const home = (): ActorRef<typeof visits> => a.ref<typeof visits>('visits/home')
+  // persistence: node B keeps visits/home in its journal (a file, or JetStream on NATS); a SIGKILL
+  // loses no acknowledged event
+  const homeId = onNats ? `visits/home-${run}` : 'visits/home'
+  const home = (): ActorRef<typeof visits> => a.ref<typeof visits>(homeId)
   for (let i = 0; i < 3; i++) await untilAnswered(() => home().ask('hit'))
-  console.log('visits/home on node-b, its 4th hit ->', await home().ask('hit'))
+  console.log(`${homeId} on node-b, its 4th hit ->`, await home().ask('hit'))
   b.kill('SIGKILL')
   await once(b, 'exit')
   console.log('node-b killed with SIGKILL; starting it again on the same journal')
   b = await startNodeB()
   console.log(
-    'visits/home after the restart (recovered from the journal) ->',
+    `${homeId} after the restart (recovered from the journal) ->`,
     await untilAnswered(() => home().ask('hit')),
   )
 
+  if (onNats) await a.journal.deleteTo(homeId, await a.journal.highestSeq(homeId)) // leave the server clean
   const ids = ['ada', 'bob', 'cyd', 'dan', 'eve', 'fay', 'gus', 'hal']
   for (const id of ids)
     for (let i = 0; i < 5; i++) await a.ref<typeof counter>(`counter/${id}`).ask('add', { by: 1 })

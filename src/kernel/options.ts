@@ -17,6 +17,7 @@ import type { Broker } from '../broker/broker.ts'
 import type { Journal } from '../journal/journal.ts'
 import { DEFAULT_PASSIVATION, type PassivationOptions } from '../actors/host.ts'
 import type { RemoteOptions } from './remote.ts'
+import { applyEngine, type Engine, type NatsEngineOptions } from './engine.ts'
 
 export interface Logger {
   debug(message: string, detail?: unknown): void
@@ -56,6 +57,16 @@ export interface KernelOptions {
    */
   registry?: Registry
   transport?: Transport
+  /**
+   * `nats`: discovery, transport, pubsub and journal on NATS with JetStream (see engine.ts); plugins
+   * given explicitly win. Default: `MICA_ENGINE` from the environment, else `embedded` (the plugins
+   * given, or a single node).
+   */
+  engine?: Engine
+  /** The NATS servers of `engine: 'nats'` (default `MICA_NATS_SERVERS`, comma-separated, else 127.0.0.1:4222). */
+  servers?: string | string[]
+  /** Options of `engine: 'nats'`: credentials, TLS, JetStream replicas, durable pubsub, per-plugin options. */
+  nats?: NatsEngineOptions
   /** Pubsub (default: an in-process MemoryBroker owned by the kernel). */
   broker?: Broker
   /**
@@ -123,7 +134,8 @@ export function defaultLogger(): Logger {
   }
 }
 
-export function resolveKernelOptions(options: KernelOptions = {}): ResolvedKernelOptions {
+export function resolveKernelOptions(given: KernelOptions = {}): ResolvedKernelOptions {
+  const options = applyEngine(given)
   const fail = (detail: string): never => {
     throw new BadRequestError(ErrorCode.INVALID_OPTIONS, `kernel options: ${detail}`)
   }
