@@ -132,7 +132,6 @@ try {
     await untilAnswered(() => home().ask('hit')),
   )
 
-  if (onNats) await a.journal.deleteTo(homeId, await a.journal.highestSeq(homeId)) // leave the server clean
   const ids = ['ada', 'bob', 'cyd', 'dan', 'eve', 'fay', 'gus', 'hal']
   for (const id of ids)
     for (let i = 0; i < 5; i++) await a.ref<typeof counter>(`counter/${id}`).ask('add', { by: 1 })

@@ -29,7 +29,8 @@ export interface NatsEngineOptions extends Omit<NatsConnectionOptions, 'servers'
   durable?: boolean
   /** Options of each plugin, beyond the connection ones. */
   registry?: Partial<Omit<NatsRegistryOptions, keyof NatsConnectionOptions>>
-  transport?: Partial<Omit<NatsTransportOptions, keyof NatsConnectionOptions>>
+  transport?: Partial<Omit<NatsTransportOptions, keyof NatsConnectionOptions>> &
+    Pick<NatsTransportOptions, 'reconnect'>
   broker?: Partial<Omit<JetStreamBrokerOptions, keyof NatsConnectionOptions>>
   journal?: Partial<Omit<JetStreamJournalOptions, keyof NatsConnectionOptions>>
 }
@@ -65,10 +66,12 @@ export function applyEngine(options: KernelOptions, env: EngineEnvironment = pro
     ...connection
   } = options.nats ?? {}
   const base = { ...connection, servers }
+  // the transport's `reconnect` is its peers' backoff; its connection always reconnects
+  const { reconnect: _always, ...transportBase } = base
   return {
     ...options,
     registry: options.registry ?? new CachedRegistry(new NatsRegistry({ ...base, replicas, ...registry })),
-    transport: options.transport ?? new NatsTransport({ ...base, ...transport }),
+    transport: options.transport ?? new NatsTransport({ ...transportBase, ...transport }),
     listen: options.listen ?? 'nats:0',
     broker:
       options.broker ??

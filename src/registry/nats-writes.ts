@@ -4,11 +4,14 @@
  * cleaning up a key its writer refreshes):
  *
  * - put: `kv.create` for a key we never wrote, `kv.update(key, value, revision)` for one we did. When
- *   the key is not at the expected revision, it is read again: held by another registry instance
+ *   the key is not at the expected revision, it is read again. Held by another registry instance
  *   (the value's `owner` token) whose record has not expired (no TTL, or heartbeat + TTL still
- *   ahead), the put is refused with ConflictError naming the node; otherwise (ours, expired, deleted,
- *   gone, unreadable) it is retried once at the revision just read. A second clash is a
- *   ConflictError too: someone else is writing the key right now.
+ *   ahead): a first registration takes it over (the newest registration of a node id wins: a
+ *   process restarted with a fixed node id must not wait out its dead predecessor's TTL), a
+ *   refresh of a key we held is refused with ConflictError naming the node (we were replaced, and
+ *   taking it back would make two live holders replace each other for ever). Otherwise (ours,
+ *   expired, deleted, gone, unreadable) it is retried once at the revision just read. A second
+ *   clash is a ConflictError too: someone else is writing the key right now.
  * - delete: only at the revision we know; when the key moved on, it is deleted only if it is still
  *   ours (someone else's node under the same id is theirs to keep).
  */
@@ -17,26 +20,38 @@ import { ConflictError, ErrorCode } from '../errors.ts'
 import { isWrongLastSequence, registryError } from './nats-bucket.ts'
 import { decodeValue, encodeValue, type StoredNode } from './nats-records.ts'
 
-/** Puts `stored` under `key`; `revision` is the last one we wrote there. Resolves to the new revision. */
+/**
+ * Puts `stored` under `key`; `revision` is the last one we wrote there, `takeOver` says whether a live
+ * record of another instance may be replaced (a first registration). Resolves to the new revision
+ * and whether another live instance's record was replaced.
+ */
 export async function putNode(
   kv: KV,
   key: string,
   stored: StoredNode,
   revision: number | undefined,
-): Promise<number> {
+  takeOver: boolean,
+): Promise<{ revision: number; replaced: boolean }> {
   const value = encodeValue(stored)
   try {
-    return revision === undefined ? await kv.create(key, value) : await kv.update(key, value, revision)
+    const written =
+      revision === undefined ? await kv.create(key, value) : await kv.update(key, value, revision)
+    return { revision: written, replaced: false }
   } catch (error) {
     if (!isWrongLastSequence(error)) throw registryError(error, `cannot put ${key}`)
   }
   const entry = await read(kv, key)
   const holder = entry?.operation === 'PUT' ? decodeOrUndefined(entry) : undefined
-  if (holder !== undefined && holder.owner !== stored.owner && alive(holder, stored.heartbeat)) {
-    throw conflict(stored, `is registered by another registry instance (${holder.service.nodes[0]!.address})`)
+  const replaced = holder !== undefined && holder.owner !== stored.owner && alive(holder, stored.heartbeat)
+  if (replaced && !takeOver) {
+    throw conflict(
+      stored,
+      `is now registered by another registry instance (${holder.service.nodes[0]!.address})`,
+    )
   }
   try {
-    return entry === null ? await kv.create(key, value) : await kv.update(key, value, entry.revision)
+    const written = entry === null ? await kv.create(key, value) : await kv.update(key, value, entry.revision)
+    return { revision: written, replaced }
   } catch (error) {
     if (isWrongLastSequence(error)) throw conflict(stored, 'is being written by another registry instance')
     throw registryError(error, `cannot put ${key}`)

@@ -13,9 +13,12 @@
  * raced it wins). A record without a TTL lives until deregistered. Registering identical content
  * again refreshes without an event.
  *
- * Races: writes are compare-and-set (./nats-writes.ts). A node id held by another live registry
- * instance is refused with ConflictError (409) naming the node; an expired or deleted one is taken
- * over. A deregister (and stop) deletes a key only while it is still ours.
+ * Races: writes are compare-and-set (./nats-writes.ts). The newest registration of a node id wins:
+ * a first `register` takes over a key another live instance holds (with a warning), so a process
+ * restarted under a fixed node id is registered at once; the instance it replaced gets ConflictError
+ * (409) naming the node at its next refresh and stays fenced off that key (further registers are
+ * refused the same way) until it deregisters it. A deregister (and stop) deletes a key only while it
+ * is still ours.
  *
  * Connection: opened or adopted with openNatsLink (an adopted one stays open at stop). While it is
  * down every call but `watch` rejects with UnavailableError (503) and nothing expires (nobody could
@@ -74,6 +77,8 @@ export class NatsRegistry implements Registry {
   /** Marks our values in the bucket: whose a key is decides who may refresh or delete it. */
   readonly #token = randomBytes(12).toString('base64url')
   readonly #own = new Map<string, Own>()
+  /** Keys another instance took from us: registering them again is refused until we deregister them. */
+  readonly #lost = new Set<string>()
   readonly #view: NatsView
   readonly #timers: Timers
   #link: NatsLink | undefined
@@ -175,6 +180,7 @@ export class NatsRegistry implements Registry {
     } catch (error) {
       // refused: a new node stays unregistered; one taken over by another instance is no longer ours
       if ((isNew || error instanceof ConflictError) && this.#own.get(key) === own) this.#own.delete(key)
+      if (error instanceof ConflictError && !isNew) this.#lost.add(key)
       throw error
     }
     this.#scheduleHeartbeat(key, own)
@@ -212,6 +218,7 @@ export class NatsRegistry implements Registry {
       record.nodes.map(async (node) => {
         const key = keyOfRecord({ ...record, nodes: [node] })
         const own = this.#own.get(key)
+        if (this.#lost.delete(key)) return // another instance holds it now: theirs to deregister
         if (own === undefined) return deleteNode(kv, key, undefined, undefined) // whoever put it
         this.#own.delete(key)
         own.heartbeat?.cancel()
@@ -257,7 +264,15 @@ export class NatsRegistry implements Registry {
         ttlMs: own.ttlMs,
         heartbeat: this.#options.clock.now(),
       }
-      own.revision = await putNode(kv, key, stored, own.revision)
+      const takeOver = own.revision === undefined && !this.#lost.has(key)
+      const put = await putNode(kv, key, stored, own.revision, takeOver)
+      own.revision = put.revision
+      if (put.replaced) {
+        const node = own.service.nodes[0]!
+        this.#warn(
+          `node ${node.id} of ${own.service.name} was registered by another instance: replaced by ${node.address}`,
+        )
+      }
     })
     own.chain = write.catch(() => undefined)
     return write
@@ -274,6 +289,7 @@ export class NatsRegistry implements Registry {
         (error: unknown) => {
           if (error instanceof ConflictError) {
             if (this.#own.get(key) === own) this.#own.delete(key)
+            this.#lost.add(key)
             this.#warn(`stopped refreshing a node: ${error.message}`)
           } else {
             this.#warn(`heartbeat failed: ${text(error)}`)

@@ -172,8 +172,8 @@ test('nats - a record left by a dead registrant is not loaded by a registry star
   }
 })
 
-test('nats - two instances claiming one node id: the live holder keeps it, ConflictError names the node', async () => {
-  // no heartbeats, no sweeps: an expired record stays in the bucket until someone takes the key over
+test('nats - two instances claiming one node id: the newest registration wins, the replaced one is fenced off', async () => {
+  // no heartbeats, no sweeps: a record stays in the bucket until someone writes the key
   const shared = options({ heartbeat: false, sweepIntervalMs: 60_000 })
   const [a, b] = [await started(shared), await started(shared)]
   const nc = await connect({ servers: server.url })
@@ -185,32 +185,29 @@ test('nats - two instances claiming one node id: the live holder keeps it, Confl
       e.code === ErrorCode.CONFLICT &&
       /node n1 /.test(e.message)
     await a.register(record('greeter', 'n1'))
-    await assert.rejects(b.register(record('greeter', 'n1', { metadata: { by: 'b' } })), conflict)
-    assert.deepEqual((await b.getService('greeter'))[0]!.metadata, { team: 'core' }, "a's record stands")
-    await a.register(record('greeter', 'n1', { metadata: { by: 'a' } }), { ttlMs: TTL_MS }) // its own: fine
-
-    // both at once on a fresh id: exactly one wins
-    const results = await Promise.allSettled([
-      a.register(record('cart', 'n2')),
-      b.register(record('cart', 'n2')),
-    ])
-    assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected'])
-    const lost = (results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason
-    assert.ok(lost instanceof ConflictError && /node n2 /.test(lost.message), String(lost))
-
-    // a's record expired (nobody refreshed it) but is still in the bucket: b takes the node over
-    await sleep(TTL_MS + 100)
-    assert.equal((await kv.get(keyOf('greeter', '1.0.0', 'n1')))?.operation, 'PUT')
+    // b registers the same node id (a restarted process would): it takes the key over at once
     await b.register(record('greeter', 'n1', { metadata: { by: 'b' } }))
-    // a still counts n1 as its own, but its stop deletes only what is still its own
+    await eventually(
+      () => a.getService('greeter'),
+      (s) => s[0]?.metadata.by === 'b',
+    )
+    // a's refresh finds itself replaced: refused, and refused again (no taking it back)
+    await assert.rejects(a.register(record('greeter', 'n1', { metadata: { by: 'a' } })), conflict)
+    await assert.rejects(a.register(record('greeter', 'n1', { metadata: { by: 'a' } })), conflict)
+    assert.deepEqual((await b.getService('greeter'))[0]!.metadata, { by: 'b' }, "b's record stands")
+    // a's deregister and stop leave b's record alone
+    await a.deregister(record('greeter', 'n1'))
+    await b.register(record('cart', 'n2'))
+    await a.register(record('cart', 'n2')) // a takes n2 (newest wins) ...
+    await assert.rejects(b.register(record('cart', 'n2')), /node n2 /) // ... and b is fenced off n2
     await a.stop()
     await sleep(200)
+    assert.equal((await kv.get(keyOf('greeter', '1.0.0', 'n1')))?.operation, 'PUT', 'n1 is still b’s')
     assert.deepEqual(
       (await b.getService('greeter')).map((s) => s.metadata),
       [{ by: 'b' }],
     )
-    const aWon = results[0].status === 'fulfilled'
-    assert.deepEqual(ids(await b.getService('cart')), aWon ? [] : ['n2'], 'a deregistered only its own')
+    assert.deepEqual(ids(await b.getService('cart')), [], 'a deregistered n2, its own')
   } finally {
     await Promise.all([a.stop(), b.stop()])
     await nc.close()
