@@ -31,6 +31,7 @@ describe('nats engine on a 3-server cluster', () => {
   let n0: Kernel
   let news = 0
   const children = new Map<string, ChildProcess>()
+  const pids = new Map<string, number>([['n0', process.pid]])
 
   const startNode = async (nodeId: string, server: number): Promise<void> => {
     const child = fork(new URL('../fixtures/nats-node.ts', import.meta.url), {
@@ -44,6 +45,7 @@ describe('nats engine on a 3-server cluster', () => {
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     })
     children.set(nodeId, child)
+    pids.set(nodeId, child.pid!)
     await once(child, 'message')
   }
   const newsAt = async (nodeId: string): Promise<number> => {
@@ -122,6 +124,10 @@ describe('nats engine on a 3-server cluster', () => {
     const until = Date.now() + 15_000
     while (progressSince(0) < 5 && Date.now() < until) await sleep(50)
     assert.ok(progressSince(0) >= 5, 'every account answered five deposits')
+    const homes = new Set(
+      await Promise.all(ids.map((id) => n0.ref<typeof account>(`account/${id}`).ask('where'))),
+    )
+    assert.deepEqual([...homes].sort(), [...pids.values()].sort(), 'the accounts live on all three nodes')
     const before = { n1: await newsAt('n1'), n2: await newsAt('n2'), n0: news }
     for (let i = 0; i < 20; i++) await n0.publish('cluster.news', { i })
     const deadline = Date.now() + 5000
@@ -148,13 +154,25 @@ describe('nats engine on a 3-server cluster', () => {
     assert.equal((await newsAt('n2')) - before.n2, 20)
   })
 
-  test('cluster - a mica node killed: its accounts answer from another node within 2 s + TTL', async () => {
+  test('cluster - a mica node killed: its accounts answer from another node within 2 s + TTL', async (t) => {
+    const where = (id: string) => n0.ref<typeof account>(`account/${id}`).ask('where')
+    const onN2 = (
+      await Promise.all(ids.map(async (id) => ((await where(id)) === pids.get('n2') ? id : '')))
+    ).filter((id) => id !== '')
+    assert.ok(onN2.length > 0, 'n2 hosts some accounts')
     await kill('n2')
     const killedAt = Date.now()
     const limit = 2000 + TTL_MS
     while (progressSince(killedAt) < 1 && Date.now() - killedAt < limit + 5000) await sleep(20)
     const recoveredIn = Math.max(...ids.map((id) => ackedAt.get(id)!.find((t) => t > killedAt)! - killedAt))
     assert.ok(recoveredIn <= limit, `every account answered again after ${recoveredIn} ms (limit ${limit})`)
+    t.diagnostic(
+      `${onN2.length} accounts of n2 answered again ${recoveredIn} ms after its SIGKILL (TTL ${TTL_MS} ms)`,
+    )
+    for (const id of onN2) {
+      const home = await where(id)
+      assert.ok(home === pids.get('n0') || home === pids.get('n1'), `${id} moved to a live node`)
+    }
     await sleep(500)
     running = false
     await Promise.all(depositors)
