@@ -220,9 +220,15 @@ describe('nats transport - limits, garbage and silence', () => {
     await atClient.received(1)
     await nc.close() // no bye
     const started = Date.now()
-    peer.send({ t: 'send', to: 'a/', h: 'x' })
-    // bounded well below the silence (a minute) yet loose enough for a loaded machine
-    await until('peer down', () => atClient.downs.length === 1, 10_000)
+    // traffic goes on: a frame that reached the server before it saw the connection go still finds
+    // a subscriber; the next ones find nobody
+    const traffic = setInterval(() => peer.send({ t: 'send', to: 'a/', h: 'x' }), 100)
+    try {
+      // bounded well below the silence (a minute) yet loose enough for a loaded machine
+      await until('peer down', () => atClient.downs.length === 1, 10_000)
+    } finally {
+      clearInterval(traffic)
+    }
     assert.ok(Date.now() - started < 10_000)
     assert.match(atClient.downs[0]!.reason.detail, /nobody listens any more \(no responders/)
     assert.equal(peer.connected, false)
