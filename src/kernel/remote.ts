@@ -466,7 +466,7 @@ export class Remote {
       if (p.peer === peer.address) {
         p.fail(
           new UnavailableError(
-            ErrorCode.CONNECTION_LOST,
+            ErrorCode.UNAVAILABLE,
             `connection to ${peer.address} lost (${reason.detail}); the ask may have run`,
           ),
         )

@@ -14,7 +14,6 @@ export function createFunction(options: ServiceOptions): Service {
     throw new BadRequestError(ErrorCode.INVALID_OPTIONS, 'service options: a function runs with workers: 0')
   }
   let handled = false
-  let service: Service | undefined
   const once: HandlerWrapper = (next) => async (req) => {
     try {
       return await next(req)
@@ -22,10 +21,10 @@ export function createFunction(options: ServiceOptions): Service {
       if (!handled) {
         handled = true
         // after the reply has been handed back: the stop drains it out before the transport closes
-        setImmediate(() => void service?.stop())
+        setImmediate(() => void service.stop())
       }
     }
   }
-  service = new Service({ ...options, wrappers: [{ handler: once }, ...(options.wrappers ?? [])] })
+  const service: Service = new Service({ ...options, wrappers: [{ handler: once }, ...(options.wrappers ?? [])] })
   return service
 }
