@@ -100,6 +100,7 @@ export class Client {
   call<R = unknown>(service: string, endpoint: string, request?: unknown, options?: CallOptions): Promise<R> {
     let req: CallRequest
     try {
+      splitEndpoint(endpoint)
       const o: CallOptions = { ...this.#defaults, ...options }
       checkClientOptions(o, 'call options')
       const now = this.#p.clock.now()

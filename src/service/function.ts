@@ -25,6 +25,9 @@ export function createFunction(options: ServiceOptions): Service {
       }
     }
   }
-  const service: Service = new Service({ ...options, wrappers: [{ handler: once }, ...(options.wrappers ?? [])] })
+  const service: Service = new Service({
+    ...options,
+    wrappers: [{ handler: once }, ...(options.wrappers ?? [])],
+  })
   return service
 }
