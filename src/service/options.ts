@@ -102,10 +102,12 @@ export function resolveServiceOptions(options: ServiceOptions): ResolvedServiceO
     fail('handleSignal must be a boolean')
   const wrappers = options.wrappers ?? []
   if (!Array.isArray(wrappers)) fail('wrappers must be an array of wrapper sets')
-  for (const set of wrappers)
-    for (const [place, w] of Object.entries(set as object))
-      if (!['client', 'call', 'handler', 'subscriber'].includes(place) || typeof w !== 'function')
-        fail(`wrappers: ${place} must be one of client, call, handler, subscriber and a function`)
+  for (const set of wrappers) {
+    if (typeof set !== 'object' || set === null) fail('wrappers must be an array of wrapper sets')
+    for (const place of ['client', 'call', 'handler', 'subscriber'] as const)
+      if (set[place] !== undefined && typeof set[place] !== 'function')
+        fail(`wrappers: ${place} must be a function`)
+  }
   for (const name of ['registerTTL', 'registerInterval'] as const) {
     const v = options[name]
     if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v > 0))
