@@ -12,3 +12,28 @@ export const greeter = defineActor({
     whoami: (_req: void, ctx) => ({ node: ctx.self, metadata: { ...ctx.metadata }, deadline: ctx.deadline }),
   },
 })
+
+/** A persistent (event-sourced) counter. */
+export const tally = defineActor({
+  kind: 'Tally',
+  initial: () => ({ n: 0 }),
+  apply: (state: { n: number }, event: { by: number }) => ({ n: state.n + event.by }),
+  handlers: {
+    add: (by: number, ctx) => {
+      ctx.persist({ by })
+      return ctx.state.n
+    },
+    get: (_: void, ctx) => ctx.state.n,
+  },
+})
+
+/** A handler that takes its time (drain tests). */
+export const slow = defineActor({
+  kind: 'Slow',
+  handlers: {
+    wait: async (ms: number) => {
+      await new Promise((r) => setTimeout(r, ms))
+      return `waited ${ms}`
+    },
+  },
+})
