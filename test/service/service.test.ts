@@ -95,8 +95,7 @@ describe('service options', () => {
       const log: string[] = []
       const svc = s.make({
         name: 'hooked',
-        beforeStart: () =>
-          void log.push(`beforeStart:${svc.kernel.address === undefined ? 'unbound' : 'bound'}`),
+        beforeStart: () => void log.push(`beforeStart:${svc.kernel.address ? 'bound' : 'unbound'}`),
         afterStart: async () => {
           const [r] = await s.registry.getService('hooked')
           log.push(`afterStart:${r === undefined ? 'unregistered' : 'registered'}`)
