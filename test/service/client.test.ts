@@ -8,6 +8,7 @@ import type { Stream } from '../../src/kernel/stream.ts'
 import { JSON_CONTENT_TYPE } from '../../src/codec/codec.ts'
 import { rejection, sleep } from '../helpers/kernels.ts'
 import { withServices, type Services } from './kit.ts'
+import { RegistryView } from '../helpers/cluster.ts'
 import { greeter } from './greeter.ts'
 
 /** A kind whose handler counts its runs and fails as told. */
@@ -209,6 +210,8 @@ describe('service client', () => {
         })
         assert.equal(r.n, i + 1, 'the same actor on the same node every time')
       }
+      const other = await caller.client.call<{ n: number }>('tally', 'Tally.add', 10, { id: 'b' })
+      assert.equal(other.n, 10, 'another id, another actor')
       const stats = await v1.kernel.stats()
       assert.ok(stats.actors >= 1)
       const none = await rejection(
@@ -293,6 +296,38 @@ describe('service client', () => {
       }
       const e = await rejection(caller.client.call('x', 'nodot'))
       assert.equal(e.code, 'bad_request')
+    })
+  })
+
+  test('client - cacheTtlMs: records are looked up once per TTL (0: every call)', async () => {
+    await withServices(async (s) => {
+      await s.started({ name: 'greeter' }, (g) => g.handle(greeter))
+      let lookups = 0
+      const spy = new (class extends RegistryView {
+        override getService(name: string) {
+          if (name === 'greeter') lookups++
+          return super.getService(name)
+        }
+      })(s.registry)
+      const cached = await s.started({ name: 'cached', registry: spy })
+      for (let i = 0; i < 5; i++) await cached.client.call('greeter', 'Greeter.hello', { name: 'x' })
+      assert.equal(lookups, 1)
+      lookups = 0
+      const uncached = await s.started({ name: 'uncached', registry: spy, client: { cacheTtlMs: 0 } })
+      for (let i = 0; i < 5; i++) await uncached.client.call('greeter', 'Greeter.hello', { name: 'x' })
+      assert.equal(lookups, 5)
+    })
+  })
+
+  test('client - client options are the defaults of every call (timeout here)', async () => {
+    await withServices(async (s) => {
+      const { def } = counting('Work')
+      await s.started({ name: 'work' }, (w) => w.handle(def))
+      const caller = await s.started({ name: 'caller', client: { timeout: 40 } })
+      const t0 = Date.now()
+      assert.equal((await rejection(caller.client.call('work', 'Work.slow', 300))).code, 'timeout')
+      assert.ok(Date.now() - t0 < 250)
+      assert.equal(await caller.client.call('work', 'Work.slow', 300, { timeout: 1_000 }), 'slow ok')
     })
   })
 })

@@ -44,6 +44,7 @@ describe('service options', () => {
         g.handle(greeter),
       )
       const [record] = await s.registry.getService('greeter')
+      assert.match(svc.kernel.nodeId, /^greeter-\d+$/, 'the kernel option passes through (kit sets nodeId)')
       assert.equal(record!.version, '1.2.0')
       assert.deepEqual(record!.metadata, { team: 'core' })
       assert.deepEqual(
