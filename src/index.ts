@@ -153,3 +153,4 @@ export {
   type MetricsOptions,
 } from './service/wrappers/metrics.ts'
 export { DEBUG_KIND, type Health, type Stats } from './service/debug.ts'
+export { replyMetadata } from './service/call-scope.ts'

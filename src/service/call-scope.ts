@@ -5,12 +5,15 @@
  * handler (or on a worker thread, where the service's client does not live) the scope is empty.
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
+import { BadRequestError, ErrorCode } from '../errors.ts'
 import type { Metadata } from '../actors/types.ts'
 
 export interface CallScope {
   readonly metadata: Readonly<Metadata>
   /** Deadline (epoch ms) of the request being handled; 0 for a send. */
   readonly deadline: number
+  /** Metadata the handler sends back with its reply (`replyMetadata`). */
+  reply?: Metadata
 }
 
 const storage = new AsyncLocalStorage<CallScope>()
@@ -21,4 +24,16 @@ export function inScope<T>(scope: CallScope, fn: () => T): T {
 
 export function currentScope(): CallScope | undefined {
   return storage.getStore()
+}
+
+/**
+ * From inside a service handler: metadata to send back with the reply (merged over earlier calls;
+ * the kernel's limits apply). The service client hands it to the caller's `onReplyMetadata`.
+ */
+export function replyMetadata(entries: Metadata): void {
+  const scope = storage.getStore()
+  if (scope === undefined) {
+    throw new BadRequestError(ErrorCode.BAD_REQUEST, 'replyMetadata is for service handlers only')
+  }
+  scope.reply = { ...scope.reply, ...entries }
 }

@@ -43,6 +43,8 @@ export interface CallOptions {
   signal?: AbortSignal
   /** A keyed actor's id: the call goes to `Kind/id` on the node the key maps to. */
   id?: string
+  /** Receives the metadata the handler sent back with its reply (`replyMetadata`), if any. */
+  onReplyMetadata?: (metadata: Metadata) => void
 }
 
 export interface ClientOptions {
@@ -119,4 +121,6 @@ export function checkClientOptions(o: ClientOptions & CallOptions, what: string)
   if (o.bulkhead !== undefined && !(Number.isInteger(o.bulkhead.maxInFlight) && o.bulkhead.maxInFlight > 0))
     fail('bulkhead.maxInFlight must be a positive integer')
   if (o.id !== undefined && typeof o.id !== 'string') fail('id must be a string')
+  if (o.onReplyMetadata !== undefined && typeof o.onReplyMetadata !== 'function')
+    fail('onReplyMetadata must be a function')
 }

@@ -30,6 +30,7 @@ import {
   type ClientOptions,
 } from './client-options.ts'
 import { Resolver } from './resolver.ts'
+import { unwrapReply } from './reply.ts'
 import { typedClient, type TypedClient } from './typed.ts'
 import {
   compose,
@@ -209,11 +210,16 @@ export class Client {
   #ask(req: AttemptRequest): Promise<unknown> {
     const o = req.options
     const { kind, handler } = splitEndpoint(req.endpoint)
-    return this.#p.kernel.ask(`${kind}/${o.id ?? ''}@${req.node.id}`, handler, req.body, {
+    const asked = this.#p.kernel.ask(`${kind}/${o.id ?? ''}@${req.node.id}`, handler, req.body, {
       deadline: req.deadline,
       metadata: req.metadata,
       ...(o.contentType === undefined ? {} : { contentType: o.contentType }),
       ...(o.signal === undefined ? {} : { signal: o.signal }),
+    })
+    return asked.then((reply) => {
+      const { body, metadata } = unwrapReply(reply)
+      if (metadata !== undefined) o.onReplyMetadata?.(metadata)
+      return body
     })
   }
 

@@ -9,7 +9,9 @@
  */
 import { MicaError } from '../errors.ts'
 import type { ActorContext, ActorDefinition, AnyActorDefinition, Handler } from '../actors/types.ts'
-import { inScope } from './call-scope.ts'
+import { inScope, type CallScope } from './call-scope.ts'
+import { withReplyMetadata } from './reply.ts'
+import { checkMetadata } from '../kernel/body.ts'
 import type { EndpointSchema } from './schema.ts'
 import { compose, type HandlerFn, type HandlerWrapper } from './wrappers.ts'
 
@@ -32,12 +34,16 @@ export function wrapDefinition<D extends AnyActorDefinition>(
     const schema = options.schemas?.[name]
     const inner: HandlerFn = async (req) => fn(req.body as never, req.ctx)
     const chain = compose(wrappers, inner)
-    handlers[name] = (msg: never, ctx: ActorContext<unknown>) =>
-      inScope({ metadata: ctx.metadata, deadline: ctx.deadline }, () =>
-        chain({ service: options.service, endpoint, body: msg, ctx, schema }),
-      ).catch((err: unknown) => {
-        throw stamp(err, options.service)
-      })
+    handlers[name] = (msg: never, ctx: ActorContext<unknown>) => {
+      const scope: CallScope = { metadata: ctx.metadata, deadline: ctx.deadline }
+      return inScope(scope, () => chain({ service: options.service, endpoint, body: msg, ctx, schema })).then(
+        (body) =>
+          scope.reply === undefined ? body : withReplyMetadata(body, checkMetadata(scope.reply) ?? {}),
+        (err: unknown) => {
+          throw stamp(err, options.service)
+        },
+      )
+    }
   }
   return Object.freeze({ ...(definition as ActorDefinition), handlers }) as unknown as D
 }

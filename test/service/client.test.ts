@@ -9,6 +9,7 @@ import { JSON_CONTENT_TYPE } from '../../src/codec/codec.ts'
 import { rejection, sleep } from '../helpers/kernels.ts'
 import { withServices, type Services } from './kit.ts'
 import { RegistryView } from '../helpers/cluster.ts'
+import { replyMetadata } from '../../src/service/call-scope.ts'
 import { greeter } from './greeter.ts'
 
 /** A kind whose handler counts its runs and fails as told. */
@@ -175,7 +176,7 @@ describe('service client', () => {
     })
   })
 
-  test('client - metadata reaches the handler (with Micro-From-Service); too large is a 400', async () => {
+  test('client - metadata reaches the handler (with Micro-From-Service) and comes back; too large is a 400', async () => {
     await withServices(async (s) => {
       await s.started({ name: 'greeter' }, (g) => g.handle(greeter))
       const caller = await s.started({ name: 'caller' })
@@ -186,6 +187,21 @@ describe('service client', () => {
         { metadata: { 'Micro-Tenant': 'acme' } },
       )
       assert.deepEqual(r.metadata, { 'Micro-Tenant': 'acme', 'Micro-From-Service': 'caller' })
+      const back: Record<string, string>[] = []
+      const tagged = await caller.client.call('greeter', 'Greeter.tagged', 0, {
+        metadata: { 'Micro-Tenant': 'acme' },
+        onReplyMetadata: (md) => void back.push(md),
+      })
+      assert.equal(tagged, 'tagged')
+      assert.deepEqual(back, [{ 'Micro-Tenant': 'acme', 'Micro-Served-By': 'Greeter/' }])
+      const typedBack: Record<string, string>[] = []
+      await caller.client
+        .typed(greeter, 'greeter')
+        .tagged(0, { onReplyMetadata: (md) => void typedBack.push(md) })
+      assert.equal(typedBack[0]!['Micro-Tenant'], 'none')
+      assert.throws(() => replyMetadata({ a: 'b' }), { code: 'bad_request' }, 'outside a handler')
+      const bigReply = await rejection(caller.client.call('greeter', 'Greeter.tagged', 9_000))
+      assert.equal(bigReply.status, 400, 'reply metadata has the same limits')
       const big = await rejection(
         caller.client.call('greeter', 'Greeter.whoami', undefined, { metadata: { k: 'x'.repeat(9_000) } }),
       )

@@ -1,6 +1,7 @@
 // Actor definitions the service tests serve.
 import { defineActor } from '../../src/actors/define.ts'
 import { errors } from '../../src/errors.ts'
+import { replyMetadata } from '../../src/service/call-scope.ts'
 
 export const greeter = defineActor({
   kind: 'Greeter',
@@ -10,6 +11,13 @@ export const greeter = defineActor({
       return { greeting: `Hello ${req.name}` }
     },
     whoami: (_req: void, ctx) => ({ node: ctx.self, metadata: { ...ctx.metadata }, deadline: ctx.deadline }),
+    /** Answers with reply metadata: the caller's tenant back, and who served it. */
+    tagged: async (size: number, ctx) => {
+      replyMetadata({ 'Micro-Tenant': ctx.metadata['Micro-Tenant'] ?? 'none' })
+      await Promise.resolve()
+      replyMetadata({ 'Micro-Served-By': ctx.self, ...(size > 0 ? { big: 'x'.repeat(size) } : {}) })
+      return 'tagged'
+    },
   },
 })
 

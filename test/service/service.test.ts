@@ -53,7 +53,7 @@ describe('service options', () => {
       )
       assert.deepEqual(
         record!.endpoints.map((e) => e.name),
-        ['Greeter.hello', 'Greeter.whoami', 'Debug.Health', 'Debug.Stats'],
+        ['Greeter.hello', 'Greeter.whoami', 'Greeter.tagged', 'Debug.Health', 'Debug.Stats'],
       )
       // a kind handled after start joins the record
       await svc.handle(slow)
