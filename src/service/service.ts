@@ -13,7 +13,7 @@ import { ErrorCode, MicaError, UnavailableError } from '../errors.ts'
 import type { TimerHandle } from '../clock.ts'
 import { Kernel } from '../kernel/kernel.ts'
 import { validateDefinition } from '../actors/define.ts'
-import type { AnyActorDefinition, Metadata } from '../actors/types.ts'
+import type { AnyActorDefinition, HandlerName, Metadata } from '../actors/types.ts'
 import type { Subscription } from '../broker/broker.ts'
 import type { Service as RegistryRecord } from '../registry/registry.ts'
 import { Client } from './client.ts'
@@ -26,9 +26,9 @@ import { compose, pick, type HandlerWrapper, type SubscriberFn } from './wrapper
 import { metricsWrapper, type Metrics } from './wrappers/metrics.ts'
 import { inScope } from './call-scope.ts'
 
-export interface HandleOptions {
+export interface HandleOptions<D extends AnyActorDefinition = AnyActorDefinition> {
   /** Request/response schema per handler name: in the endpoint metadata, and for the validation wrapper. */
-  schemas?: Readonly<{ [handler: string]: EndpointSchema }>
+  schemas?: Readonly<{ [K in HandlerName<D>]?: EndpointSchema }>
 }
 
 export interface SubscriberInfo {
@@ -40,7 +40,7 @@ export type Subscriber<T = unknown> = (message: T, info: SubscriberInfo) => void
 
 interface Handled {
   definition: AnyActorDefinition
-  schemas: HandleOptions['schemas']
+  schemas: Readonly<{ [handler: string]: EndpointSchema | undefined }> | undefined
 }
 
 type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped'
@@ -93,9 +93,9 @@ export class Service {
   }
 
   /** Exposes a kind's handlers as this service's endpoints `Kind.handler`. */
-  async handle(definition: AnyActorDefinition, options: HandleOptions = {}): Promise<void> {
+  async handle<D extends AnyActorDefinition>(definition: D, options: HandleOptions<D> = {}): Promise<void> {
     validateDefinition(definition)
-    const handled = { definition, schemas: options.schemas }
+    const handled: Handled = { definition, schemas: options.schemas as Handled['schemas'] }
     this.#handled.push(handled)
     if (this.#state === 'running') {
       await this.#host(handled)

@@ -20,7 +20,7 @@ export interface WrapDefinitionOptions {
   service: string
   wrappers?: readonly HandlerWrapper[]
   /** Request/response schema per handler name. */
-  schemas?: Readonly<Record<string, EndpointSchema>>
+  schemas?: Readonly<Record<string, EndpointSchema | undefined>>
 }
 
 export function wrapDefinition<D extends AnyActorDefinition>(

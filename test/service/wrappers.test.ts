@@ -225,3 +225,8 @@ describe('service wrappers', () => {
     })
   })
 })
+
+// compile-time only: schemas are keyed by the definition's handler names
+export const typedSchemas = (svc: ReturnType<typeof createService>) =>
+  // @ts-expect-error `nope` is not a handler of Greeter
+  svc.handle(greeter, { schemas: { nope: {} } })
