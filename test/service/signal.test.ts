@@ -5,6 +5,7 @@ import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 
 const fixture = fileURLToPath(new URL('../fixtures/service-signal.ts', import.meta.url))
+const functionFixture = fileURLToPath(new URL('../fixtures/service-function.ts', import.meta.url))
 
 describe('service run() and signals', () => {
   test('signal - SIGTERM: deregistered, in-flight work drained, hooks run, exit code 0', async () => {
@@ -36,6 +37,27 @@ describe('service run() and signals', () => {
         { reply: 'waited 300' },
         { records: 0 },
       ])
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    }
+  })
+
+  test('function - a createFunction process serves one call, run() resolves, the process exits 0', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', functionFixture], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    try {
+      let out = ''
+      child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()))
+      const [code] = (await once(child, 'exit')) as [number | null]
+      assert.equal(code, 0)
+      assert.deepEqual(
+        out
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as unknown),
+        [{ reply: { greeting: 'Hello fn' } }, { ran: true, running: false }],
+      )
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
     }
