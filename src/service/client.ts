@@ -106,13 +106,16 @@ export class Client {
       checkClientOptions(o, 'call options')
       const now = this.#p.clock.now()
       const scope = currentScope()
-      const timeout = options?.timeout ?? this.#defaults.timeout
+      // the call's own timeout; else the request being handled's deadline (shortened by the
+      // client's default timeout, if one is set); else the client's or the kernel's default
+      const inherited = scope !== undefined && scope.deadline > 0 ? scope.deadline : undefined
+      const fallback = this.#defaults.timeout
       const deadline =
-        timeout !== undefined
-          ? now + timeout
-          : scope !== undefined && scope.deadline > 0
-            ? scope.deadline
-            : now + this.#p.kernel.options.askTimeoutMs
+        options?.timeout !== undefined
+          ? now + options.timeout
+          : inherited !== undefined
+            ? Math.min(inherited, fallback === undefined ? inherited : now + fallback)
+            : now + (fallback ?? this.#p.kernel.options.askTimeoutMs)
       const metadata = { ...checkMetadata(o.metadata) }
       if (this.#p.from !== undefined) metadata['Micro-From-Service'] ??= this.#p.from
       req = { service, endpoint, body: request, metadata, deadline, options: o }
