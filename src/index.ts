@@ -106,3 +106,54 @@ export {
   InternalError,
   UnavailableError,
 } from './errors.ts'
+export {
+  createService,
+  Service as MicaService,
+  type HandleOptions,
+  type Subscriber,
+  type SubscriberInfo,
+} from './service/service.ts'
+export { createFunction } from './service/function.ts'
+export { type ServiceOptions, type Hook } from './service/options.ts'
+export { Client, splitEndpoint } from './service/client.ts'
+export {
+  type CallOptions,
+  type ClientOptions,
+  type RetryOn,
+  type RetryInfo,
+  type Backoff,
+  type SelectCallOptions,
+  reachedNoHandler,
+} from './service/client-options.ts'
+export type { TypedClient } from './service/typed.ts'
+export type { CircuitBreakerOptions, CircuitState } from './service/breaker.ts'
+export type { BulkheadOptions } from './service/bulkhead.ts'
+export {
+  type WrapperSet,
+  type ClientWrapper,
+  type CallWrapper,
+  type HandlerWrapper,
+  type SubscriberWrapper,
+  type CallRequest,
+  type AttemptRequest,
+  type HandlerRequest,
+  type SubscriberMessage,
+  type CallFn,
+  type AttemptFn,
+  type HandlerFn,
+  type SubscriberFn,
+} from './service/wrappers.ts'
+export { wrapDefinition, type WrapDefinitionOptions } from './service/wrap-definition.ts'
+export { type Schema, type EndpointSchema, type SchemaType, schemaViolation } from './service/schema.ts'
+export { loggingWrapper } from './service/wrappers/logging.ts'
+export { validationWrapper } from './service/wrappers/validation.ts'
+export { traceContext, parseTraceparent, TRACEPARENT, type TraceParent } from './service/wrappers/trace.ts'
+export {
+  metricsWrapper,
+  type Metrics,
+  type MetricsSnapshot,
+  type EndpointMetrics,
+  type MetricsOptions,
+} from './service/wrappers/metrics.ts'
+export { DEBUG_KIND, type Health, type Stats } from './service/debug.ts'
+export { replyMetadata } from './service/call-scope.ts'

@@ -1,0 +1,47 @@
+// Actor definitions the service tests serve.
+import { defineActor } from '../../src/actors/define.ts'
+import { errors } from '../../src/errors.ts'
+import { replyMetadata } from '../../src/service/call-scope.ts'
+
+export const greeter = defineActor({
+  kind: 'Greeter',
+  handlers: {
+    hello: (req: { name: string }) => {
+      if (req.name === '') throw errors.badRequest('name is empty')
+      return { greeting: `Hello ${req.name}` }
+    },
+    whoami: (_req: void, ctx) => ({ node: ctx.self, metadata: { ...ctx.metadata }, deadline: ctx.deadline }),
+    /** Answers with reply metadata: the caller's tenant back, and who served it. */
+    tagged: async (size: number, ctx) => {
+      replyMetadata({ 'Micro-Tenant': ctx.metadata['Micro-Tenant'] ?? 'none' })
+      await Promise.resolve()
+      replyMetadata({ 'Micro-Served-By': ctx.self, ...(size > 0 ? { big: 'x'.repeat(size) } : {}) })
+      return 'tagged'
+    },
+  },
+})
+
+/** A persistent (event-sourced) counter. */
+export const tally = defineActor({
+  kind: 'Tally',
+  initial: () => ({ n: 0 }),
+  apply: (state: { n: number }, event: { by: number }) => ({ n: state.n + event.by }),
+  handlers: {
+    add: (by: number, ctx) => {
+      ctx.persist({ by })
+      return ctx.state.n
+    },
+    get: (_: void, ctx) => ctx.state.n,
+  },
+})
+
+/** A handler that takes its time (drain tests). */
+export const slow = defineActor({
+  kind: 'Slow',
+  handlers: {
+    wait: async (ms: number) => {
+      await new Promise((r) => setTimeout(r, ms))
+      return `waited ${ms}`
+    },
+  },
+})
