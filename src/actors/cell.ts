@@ -266,11 +266,14 @@ export class ActorCell {
     }
     this.current = d
     this.beginTurn()
+    const counts = this.kind.count(d.handler)
+    counts.count++
     let result: unknown
     try {
       result = handler(msg as never, this.context)
     } catch (err) {
       this.current = undefined
+      counts.errors++
       this.failTurn(d, err)
       return false
     }
@@ -280,7 +283,10 @@ export class ActorCell {
         d,
         result,
         (value) => this.#answer(d.reply, value),
-        (err) => this.failTurn(d, err),
+        (err) => {
+          counts.errors++
+          this.failTurn(d, err)
+        },
         this.turnTimed,
       )
       return true

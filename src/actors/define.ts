@@ -77,6 +77,7 @@ export function validateDefinition(definition: unknown): asserts definition is A
   }
   if (d!.initial !== undefined && typeof d!.initial !== 'function')
     fail(`${d!.kind}: initial must be a function`)
+  if (d!.thread !== undefined && d!.thread !== 'main') fail(`${d!.kind}: thread must be 'main' when given`)
   for (const n of ['turnTimeoutMs', 'throughput'] as const) {
     const v = d![n]
     if (v !== undefined && !(Number.isFinite(v) && v > 0)) fail(`${d!.kind}: ${n} must be a positive number`)

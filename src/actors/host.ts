@@ -12,7 +12,7 @@ import { ActorCell, type CellOwner } from './cell.ts'
 import { PersistentCell } from './persistent-cell.ts'
 import type { Delivery } from './delivery.ts'
 import type { ActorEnvironment } from './environment.ts'
-import { KindEntry } from './kind.ts'
+import { KindEntry, type HandlerCount } from './kind.ts'
 import type { ActorDefinition } from './types.ts'
 
 /** When idle persistent actors leave memory (they come back from their journal on their next message). */
@@ -68,6 +68,14 @@ export class ActorHost implements CellOwner {
   /** Persistent keyed actors tracked for passivation. */
   get passivationCount(): number {
     return this.#passivation?.size ?? 0
+  }
+
+  /** Turns and failed turns per `Kind.handler` on this thread. */
+  handlerCounts(): Record<string, HandlerCount> {
+    const out: Record<string, HandlerCount> = {}
+    for (const kind of this.#kinds.values())
+      for (const [name, c] of kind.counts) out[`${kind.name}.${name}`] = { count: c.count, errors: c.errors }
+    return out
   }
 
   get liveCount(): number {

@@ -7,6 +7,12 @@ import type { ActorDefinition, Handler } from './types.ts'
 export const DEFAULT_TURN_TIMEOUT_MS = 30_000
 export const DEFAULT_THROUGHPUT = 256
 
+/** How often a handler ran on one thread, and how often its turn failed. */
+export interface HandlerCount {
+  count: number
+  errors: number
+}
+
 export class KindEntry {
   readonly name: string
   readonly definition: ActorDefinition
@@ -17,6 +23,8 @@ export class KindEntry {
   readonly throughput: number
   /** Set for an event-sourced kind (one with `apply`). */
   readonly persistent: PersistentKind | undefined
+  /** Turns and failed turns per handler on this thread (what `kernel.stats()` reports). */
+  readonly counts = new Map<string, HandlerCount>()
   /** The handlers without a prototype: a lookup needs no `hasOwn` check. */
   readonly #handlers: Record<string, Handler<unknown> | undefined>
 
@@ -38,6 +46,13 @@ export class KindEntry {
   /** The handler called `name`: own properties only (never `constructor` or `__proto__`). */
   handler(name: string): Handler<unknown> | undefined {
     return this.#handlers[name]
+  }
+
+  /** The counters of handler `name` (a known handler: the map stays as small as the definition). */
+  count(name: string): HandlerCount {
+    let c = this.counts.get(name)
+    if (c === undefined) this.counts.set(name, (c = { count: 0, errors: 0 }))
+    return c
   }
 
   initialState(id: string): unknown {

@@ -48,6 +48,11 @@ export interface ActorDefinition<S = unknown, H extends HandlerMap<S> = HandlerM
   /** URL of the module that exports this definition (workers import it); captured by `defineActor`. */
   readonly module?: string
   /**
+   * `'main'`: the actor runs on the main thread even when the kernel has workers (for actors that
+   * need the main thread's objects; the definition then never has to be importable by a worker).
+   */
+  readonly thread?: 'main'
+  /**
    * Pubsub into this kind's mailboxes: topic (wildcards `*`, `>`) -> handler name, or
    * `{ handler, queue }`. By default a kind's nodes form one queue group (each message is handled
    * once per kind, by its stateless instance `kind/`); `queue: false` delivers to every node.

@@ -188,6 +188,7 @@ export class InlineRuntime implements LocalRuntime, ActorEnvironment {
       streams: 0,
       pendingAsks: this.#services.wheel.size,
       mailboxes: this.#host.depths(),
+      handlers: this.#host.handlerCounts(),
     }
   }
 

@@ -24,14 +24,9 @@ import { checkMetadata, encodeBody, frameContentType } from './body.ts'
 import { DeadlineWheel } from './deadlines.ts'
 import { resolveDefinition } from './definitions.ts'
 import { InlineRuntime } from './inline.ts'
-import type {
-  EncodedAnswer,
-  EncodedMessage,
-  EncodedReply,
-  KernelStats,
-  LocalRuntime,
-  Outgoing,
-} from './local.ts'
+import { SplitRuntime } from './split.ts'
+import type { EncodedMessage, KernelStats, LocalRuntime, Outgoing } from './local.ts'
+import { ServingDoor } from './serving.ts'
 
 export type { KernelStats }
 import { Remote, type RemoteHost } from './remote.ts'
@@ -68,6 +63,8 @@ export class Kernel implements Router, RemoteHost {
   readonly deadLetters = new DeadLetters()
   readonly logger: Logger
   readonly journal: KernelJournal
+  /** Where envelopes from other nodes come in (RemoteHost). */
+  readonly door: ServingDoor
   readonly #local: LocalRuntime
   readonly #remote: Remote | undefined
   readonly #streams: StreamRouter
@@ -87,7 +84,10 @@ export class Kernel implements Router, RemoteHost {
     this.codecs = new CodecTable(this.options.codecs, this.options.contentType)
     this.wheel = new DeadlineWheel(this.clock)
     this.journal = new KernelJournal(this.options.journal, this.logger)
-    this.#local = this.options.workers === 0 ? new InlineRuntime(this) : new WorkersRuntime(this)
+    this.#local =
+      this.options.workers === 0
+        ? new InlineRuntime(this)
+        : new SplitRuntime(new WorkersRuntime(this), new InlineRuntime(this))
     const net = this.options.network
     this.#remote =
       net === undefined
@@ -103,6 +103,13 @@ export class Kernel implements Router, RemoteHost {
       deliver: (to, msg) => this.#sendEncoded(to, msg),
       request: (to, msg) => this.#requestEncoded(to, msg),
       parse: (address) => this.#addresses.parse(address),
+    })
+    this.door = new ServingDoor({
+      nodeId: this.nodeId,
+      local: this.#local,
+      codecs: this.codecs,
+      refuse: (to, handler) => this.#refuse(to, handler)?.error,
+      serveStream: (to, req, toCaller) => this.#streams.serve(to, req, toCaller, this.nodeId),
     })
     this.#streams = new StreamRouter({
       codecs: this.codecs,
@@ -234,6 +241,7 @@ export class Kernel implements Router, RemoteHost {
       pendingAsks: local.pendingAsks,
       deadLetters: this.deadLetters.count,
       mailboxes: local.mailboxes.slice(0, 10),
+      handlers: local.handlers,
     }
   }
 
@@ -433,47 +441,6 @@ export class Kernel implements Router, RemoteHost {
   /** A stream opened by an actor on a worker (its messages stay bytes): see StreamRouter. */
   streamEncoded(to: string, req: StreamRequest, toCaller: EncodedStreamSink): EncodedStreamSink {
     return this.#streams.encoded(to, req, toCaller)
-  }
-
-  /** A stream opened by another node to an actor here. */
-  serveStream(to: Address, req: StreamRequest, toCaller: EncodedStreamSink): EncodedStreamSink {
-    return this.#streams.serve(to, req, toCaller, this.nodeId)
-  }
-
-  // ---- RemoteHost: envelopes from other nodes
-
-  serveEncoded(
-    to: Address,
-    msg: EncodedMessage,
-    deadline: number,
-    ask: boolean,
-  ): Promise<EncodedReply | undefined> {
-    const local = this.#servable(to, msg.handler)
-    if (local instanceof MicaError) return Promise.reject(local)
-    if (!ask) {
-      this.#local.postEncoded(local, msg)
-      return Promise.resolve(undefined)
-    }
-    return this.#local.requestEncoded(local, msg, deadline)
-  }
-
-  answerEncoded(to: Address, msg: EncodedMessage, deadline: number, answer: EncodedAnswer): void {
-    const local = this.#servable(to, msg.handler)
-    if (local instanceof MicaError) answer.fail(local)
-    else this.#local.answerEncoded(local, msg, deadline, answer)
-  }
-
-  /** The local address an envelope from another node is served at, or why it cannot be. */
-  #servable(to: Address, handler: string): Address | MicaError {
-    const pinnedHere = to.node === undefined || to.node === this.nodeId
-    const local: Address = pinnedHere ? to : { ...to, node: undefined }
-    const refused = this.#refuse(local, handler)
-    return refused === undefined ? local : refused.error
-  }
-
-  async askHere(to: Address, msg: EncodedMessage, deadline: number): Promise<unknown> {
-    const reply = await this.serveEncoded(to, msg, deadline, true)
-    return this.codecs.get(reply?.ct).decode(reply?.bytes ?? new Uint8Array(0))
   }
 
   // ---- KernelServices: actors' own traffic

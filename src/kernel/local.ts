@@ -16,6 +16,7 @@ import type {
   SendOptions,
 } from '../actors/types.ts'
 import type { DeadLetters } from '../mailbox/dead-letters.ts'
+import type { HandlerCount } from '../actors/kind.ts'
 import type { Address } from './address.ts'
 import type { StreamEnd } from './stream.ts'
 import type { EncodedStreamSink, StreamRequest } from './stream-open.ts'
@@ -66,6 +67,8 @@ export interface KernelStats {
   pendingAsks: number
   deadLetters: number
   mailboxes: { address: string; depth: number }[]
+  /** Turns and failed turns per `Kind.handler`, on every thread of this node. */
+  handlers: Record<string, HandlerCount>
 }
 
 export interface LocalStats {
@@ -74,6 +77,7 @@ export interface LocalStats {
   streams: number
   pendingAsks: number
   mailboxes: { address: string; depth: number }[]
+  handlers: Record<string, HandlerCount>
 }
 
 export interface LocalRuntime {

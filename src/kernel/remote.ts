@@ -6,10 +6,11 @@
  * is stable), and carries asks and sends as envelopes over the transport with their deadline and
  * metadata. Bodies are encoded once by the caller and decoded only where the handler runs.
  *
- * Failure: an ask whose envelope could not be handed to the connection is retried on another node
- * (it reached no handler); an ask in flight when its connection dies fails with `unavailable`
- * (503) at once — it may have run, so it is not repeated — and the node is marked down in the
- * selector so the next calls go elsewhere.
+ * Failure: an ask that never left this process (the node could not be dialed, or is known down and
+ * not reconnected) fails with `unavailable` and is retried on another node (it reached no handler);
+ * an ask written to a connection that then dies fails with `connection_lost` (503) at once — it may
+ * have run, so it is not repeated — and the node is marked down in the selector so the next calls
+ * go elsewhere. The envelopes of asks, answers and streams are in ./remote-wire.ts.
  */
 import { advertisable } from '../transport/advertise.ts'
 import { ErrorCode, MicaError, TimeoutError, UnavailableError } from '../errors.ts'
@@ -21,9 +22,10 @@ import type { Envelope, Peer, Transport } from '../transport/transport.ts'
 import { AddressCache, type Address } from './address.ts'
 import { Placement, type Where } from './placement.ts'
 import { MAX_STREAM_WINDOW } from './stream-router.ts'
-import type { EncodedAnswer, EncodedMessage, EncodedReply, KernelServices } from './local.ts'
+import type { EncodedMessage, KernelServices } from './local.ts'
 import type { EncodedStreamSink, StreamRequest } from './stream-open.ts'
-import { PendingAsk } from './pending.ts'
+import type { ServingDoor } from './serving.ts'
+import { envelopeSink, errorEnvelope, PeerAnswer, RemoteAsk } from './remote-wire.ts'
 
 export interface RemoteOptions {
   registry: Registry
@@ -45,19 +47,7 @@ export interface RemoteOptions {
 /** What Remote needs from the kernel: its services plus the door for envelopes from other nodes. */
 export interface RemoteHost extends KernelServices {
   readonly nodeId: string
-  /** Serves an ask or send that arrived from another node. */
-  serveEncoded(
-    to: Address,
-    msg: EncodedMessage,
-    deadline: number,
-    ask: boolean,
-  ): Promise<EncodedReply | undefined>
-  /** Serves an ask that arrived from another node; its outcome goes to `answer`. */
-  answerEncoded(to: Address, msg: EncodedMessage, deadline: number, answer: EncodedAnswer): void
-  /** An ask whose placement moved to this node during a retry. */
-  askHere(to: Address, msg: EncodedMessage, deadline: number): Promise<unknown>
-  /** A stream another node opened to an actor here; throws when it cannot be served. */
-  serveStream(to: Address, req: StreamRequest, toCaller: EncodedStreamSink): EncodedStreamSink
+  readonly door: ServingDoor
 }
 
 const NO_SINK: EncodedStreamSink = { data() {}, end() {}, cancel() {}, credit() {} }
@@ -69,58 +59,12 @@ interface StreamRoute {
   ends: number
 }
 
-/** Stream envelopes to a peer; `ended` counts this side's end, `forget` drops the route. */
-function envelopeSink(
-  peer: () => Peer,
-  id: number,
-  ended: () => void,
-  forget: () => void,
-): EncodedStreamSink {
-  const send = (env: Envelope): void => {
-    if (!peer().send(env)) forget()
-  }
-  return {
-    data: (b) => send({ t: 'stream-data', id, b }),
-    end: () => {
-      send({ t: 'stream-end', id })
-      ended()
-    },
-    cancel: (e) => {
-      send({ t: 'stream-cancel', id, e })
-      forget()
-    },
-    credit: (n) => send({ t: 'stream-credit', id, n }),
-  }
-}
-
-/** An ask waiting for another node. */
-class RemoteAsk extends PendingAsk {
-  readonly peer: string
-  readonly #table: Map<number, RemoteAsk>
-  readonly #id: number
-
-  constructor(
-    target: string,
-    signal: AbortSignal | undefined,
-    peer: string,
-    table: Map<number, RemoteAsk>,
-    id: number,
-  ) {
-    super(target, signal)
-    this.peer = peer
-    this.#table = table
-    this.#id = id
-  }
-
-  protected override settling(): void {
-    this.#table.delete(this.#id)
-  }
-}
-
 export class Remote {
   readonly #host: RemoteHost
   readonly #o: RemoteOptions
   readonly #pending = new Map<number, RemoteAsk>()
+  /** Dialed peers that went down, with their connection count then (still equal: still down). */
+  readonly #downAt = new Map<string, number>()
   readonly #hosted = new Map<string, Service>()
   /** Streams this node opened (by id) and streams other nodes opened here (by `peer#id`). */
   readonly #clientStreams = new Map<number, StreamRoute>()
@@ -220,7 +164,7 @@ export class Remote {
         await new Promise<void>((resolve) => clock.setTimeout(resolve, backoff))
         backoff *= 2
         const next = await this.place(to)
-        if (next === 'local') return this.#host.askHere(to, msg, deadline)
+        if (next === 'local') return this.#host.door.askHere(to, msg, deadline)
         node = next
       }
     }
@@ -241,6 +185,18 @@ export class Remote {
     if (msg.md !== undefined) env.md = msg.md
     if (msg.ct !== null) env.ct = msg.ct
     env.b = msg.bytes
+    const peer = this.#o.transport.connect(node.address)
+    if (!peer.connected) {
+      // lost and not connected since: fail now (the caller retries elsewhere) rather than wait in
+      // the reconnecting peer's queue until the deadline
+      if (this.#downAt.get(node.address) === peer.connections) {
+        pending.fail(
+          new UnavailableError(ErrorCode.UNAVAILABLE, `${node.id} at ${node.address} is unreachable`),
+        )
+        return pending.promise
+      }
+      pending.queuedAt = peer.connections
+    }
     if (this.#send(node, env)) {
       this.#placement.markUp(node.id)
     } else {
@@ -402,7 +358,7 @@ export class Remote {
     const now = this.#host.clock.now()
     const deadline = env.dl ?? now + this.#host.options.askTimeoutMs
     if (!ask) {
-      this.#host.serveEncoded(to, msg, deadline, false).catch(() => undefined)
+      this.#host.door.serveEncoded(to, msg, deadline, false).catch(() => undefined)
       return
     }
     if (deadline <= now) {
@@ -410,7 +366,7 @@ export class Remote {
       this.#answer(peer, errorEnvelope(id, late))
       return
     }
-    this.#host.answerEncoded(to, msg, deadline, new PeerAnswer(this, peer, id))
+    this.#host.door.answerEncoded(to, msg, deadline, new PeerAnswer(this, peer, id))
   }
 
   /** Sends an answer to the node that asked (dropped with a warning when its connection is gone). */
@@ -441,7 +397,7 @@ export class Remote {
         throw new MicaError(400, ErrorCode.BAD_REQUEST, `bad stream window ${window}`)
       }
       const req: StreamRequest = { handler: env.h!, md: env.md, ct: env.ct ?? null, dl: env.dl ?? 0, window }
-      route.sink = this.#host.serveStream(to, req, back)
+      route.sink = this.#host.door.serveStream(to, req, back)
       this.#serverStreams.set(key, route)
     } catch (err) {
       back.cancel(MicaError.from(err).toWire())
@@ -449,6 +405,10 @@ export class Remote {
   }
 
   #onPeerDown(peer: Peer, reason: MicaError): void {
+    if (!peer.inbound) {
+      if (this.#downAt.size >= MAX_DOWN_PEERS) this.#downAt.clear()
+      this.#downAt.set(peer.address, peer.connections)
+    }
     const lost = new UnavailableError(
       ErrorCode.CONNECTION_LOST,
       `connection to ${peer.address} lost (${reason.detail})`,
@@ -463,50 +423,24 @@ export class Remote {
       else this.#serverStreams.delete(key)
     }
     for (const p of [...this.#pending.values()]) {
-      if (p.peer === peer.address) {
-        p.fail(
-          new UnavailableError(
-            ErrorCode.UNAVAILABLE,
-            `connection to ${peer.address} lost (${reason.detail}); the ask may have run`,
-          ),
-        )
-      }
+      if (p.peer !== peer.address) continue
+      // never sent (queued while dialing, no connection since): refused, retryable elsewhere;
+      // written to a connection that then dropped: it may have run, so it is not repeated
+      const neverLeft = p.queuedAt === peer.connections
+      p.fail(
+        neverLeft
+          ? new UnavailableError(ErrorCode.UNAVAILABLE, `cannot reach ${peer.address} (${reason.detail})`)
+          : new UnavailableError(
+              ErrorCode.CONNECTION_LOST,
+              `connection to ${peer.address} lost (${reason.detail}); the ask may have run`,
+            ),
+      )
     }
     this.#placement.markDownAddress(peer.address)
   }
 }
 
 const EMPTY = new Uint8Array(0)
-
-/** Where the outcome of an ask served here goes: back to the asking node as a reply or error frame. */
-class PeerAnswer implements EncodedAnswer {
-  readonly #remote: Remote
-  readonly #peer: Peer
-  readonly #id: number
-
-  constructor(remote: Remote, peer: Peer, id: number) {
-    this.#remote = remote
-    this.#peer = peer
-    this.#id = id
-  }
-
-  reply(reply: EncodedReply): void {
-    this.#remote.answer(this.#peer, replyEnvelope(this.#id, reply))
-  }
-
-  fail(error: MicaError): void {
-    this.#remote.answer(this.#peer, errorEnvelope(this.#id, error))
-  }
-}
-
-function replyEnvelope(id: number, reply: EncodedReply): Envelope {
-  return reply.ct === null
-    ? { t: 'reply', id, b: reply.bytes }
-    : { t: 'reply', id, b: reply.bytes, ct: reply.ct }
-}
-
-export function errorEnvelope(id: number, error: MicaError): Envelope {
-  return { t: 'error', id, e: error.toWire() }
-}
+const MAX_DOWN_PEERS = 10_000
 
 /** A wildcard bind (`0.0.0.0:port`) is not dialable elsewhere: advertise this host's first external IPv4. */

@@ -224,7 +224,12 @@ export class WorkerRuntime implements ActorEnvironment, Router {
         this.#wheel.abandonAll(new UnavailableError(ErrorCode.KERNEL_STOPPED, 'kernel stopped'))
         return null
       case 'stats':
-        return { live: this.#host.liveCount, depths: this.#host.depths(), pending: this.#pending.size }
+        return {
+          live: this.#host.liveCount,
+          depths: this.#host.depths(),
+          pending: this.#pending.size,
+          handlers: this.#host.handlerCounts(),
+        }
       default:
         throw new NotFoundError(ErrorCode.HANDLER_NOT_FOUND, `unknown control op ${op}`)
     }

@@ -7,6 +7,7 @@
  * replacement worker is given the kinds again; its actors re-activate on their next message.
  */
 import { ErrorCode, MicaError, TooManyRequestsError, UnavailableError } from '../errors.ts'
+import type { HandlerCount } from '../actors/kind.ts'
 import type { ActorDefinition } from '../actors/types.ts'
 import { deadLetterOf, type DeadLetterReason } from '../mailbox/dead-letters.ts'
 import type { Address } from './address.ts'
@@ -246,10 +247,21 @@ export class WorkersRuntime implements LocalRuntime, AskTable {
       streams: this.#streams.size,
       pendingAsks: this.#waiting.size,
       mailboxes: [],
+      handlers: {},
     }
-    for (const s of all as { live: number; depths: { address: string; depth: number }[] }[]) {
+    type WorkerStats = {
+      live: number
+      depths: { address: string; depth: number }[]
+      handlers: Record<string, HandlerCount>
+    }
+    for (const s of all as WorkerStats[]) {
       stats.actors += s.live
       stats.mailboxes.push(...s.depths)
+      for (const [name, c] of Object.entries(s.handlers)) {
+        const sum = (stats.handlers[name] ??= { count: 0, errors: 0 })
+        sum.count += c.count
+        sum.errors += c.errors
+      }
     }
     stats.mailboxes.sort((a, b) => b.depth - a.depth)
     return stats

@@ -78,15 +78,13 @@ const BEFORE_HANDLER = new Set<string>([
 /**
  * True when the error proves no handler ran: one of the codes above, raised by the runtime (`id`
  * `mica`) or the client's own machinery. A service stamps errors its handlers throw with its name,
- * so a handler's own `errors.unavailable(...)` counts as reached. The kernel reports an ask whose
- * connection dropped while it was in flight as `unavailable` too (a failed dial shares that path),
- * saying it "may have run": that one counts as reached.
+ * so a handler's own `errors.unavailable(...)` counts as reached. An ask whose connection dropped
+ * while it was in flight is `connection_lost` (it may have run): reached; one that never left (the
+ * node could not be dialled) is `unavailable`: not reached.
  */
 export function reachedNoHandler(error: MicaError): boolean {
-  return BEFORE_HANDLER.has(error.code) && RUNTIME_IDS.has(error.id) && !error.detail.endsWith(MAY_HAVE_RUN)
+  return BEFORE_HANDLER.has(error.code) && RUNTIME_IDS.has(error.id)
 }
-
-const MAY_HAVE_RUN = 'the ask may have run'
 
 const RUNTIME_IDS = new Set(['mica', 'selector', 'client', 'kernel'])
 

@@ -2,7 +2,8 @@
  * `Debug.Health` and `Debug.Stats`: a kind every service node hosts, answered through the ordinary
  * call path (`client.call('greeter', 'Debug.Health')` reaches one node; `selectOptions` picks which).
  * Health says the node is up; Stats adds uptime, memory, live actors, the deepest mailboxes and the
- * per-endpoint request counts of this node's handlers.
+ * per-endpoint request counts of this node's handlers. The kind runs on the main thread (`thread:
+ * 'main'`) whatever the worker count: it reads the kernel, which lives there.
  */
 import { memoryUsage } from 'node:process'
 import { defineActor } from '../actors/define.ts'
@@ -29,8 +30,11 @@ export interface Stats extends Health {
   deadLetters: number
   /** The deepest mailboxes (at most 10). */
   mailboxes: { address: string; depth: number }[]
-  /** Requests, errors and total latency per endpoint handled on this node. */
-  endpoints: Record<string, { count: number; errors: number; totalMs: number }>
+  /**
+   * Requests and errors per endpoint handled on this node (every thread); `totalMs` where the
+   * service's handler wrappers timed them (workers: 0, or a definition wrapped with wrapDefinition).
+   */
+  endpoints: Record<string, { count: number; errors: number; totalMs?: number }>
 }
 
 export interface DebugSource {
@@ -51,12 +55,16 @@ export function debugDefinition(source: DebugSource): ActorDefinition {
   })
   return defineActor({
     kind: DEBUG_KIND,
+    thread: 'main',
     handlers: {
       Health: (): Health => health(),
       Stats: async (): Promise<Stats> => {
         const stats = await source.kernel.stats()
         const m = memoryUsage()
         const endpoints: Stats['endpoints'] = {}
+        for (const [name, c] of Object.entries(stats.handlers)) {
+          if (!name.startsWith(`${DEBUG_KIND}.`)) endpoints[name] = { count: c.count, errors: c.errors }
+        }
         for (const [name, e] of Object.entries(source.metrics().handler)) {
           endpoints[name] = { count: e.count, errors: e.errors, totalMs: e.totalMs }
         }

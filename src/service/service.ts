@@ -124,17 +124,15 @@ export class Service {
       await this.#o.hooks.beforeStart?.()
       await this.kernel.start()
       this.#startedAt = this.kernel.clock.now()
-      if (this.kernel.workers === 0) {
-        await this.kernel.register(
-          debugDefinition({
-            service: this.name,
-            version: this.version,
-            kernel: this.kernel,
-            startedAt: this.#startedAt,
-            metrics: () => this.#counts.snapshot(),
-          }),
-        )
-      }
+      await this.kernel.register(
+        debugDefinition({
+          service: this.name,
+          version: this.version,
+          kernel: this.kernel,
+          startedAt: this.#startedAt,
+          metrics: () => this.#counts.snapshot(),
+        }),
+      )
       for (const h of this.#handled) await this.#host(h)
       for (const s of this.#subscriptions) await this.#bind(s)
       this.#state = 'running'
@@ -217,7 +215,7 @@ export class Service {
         metadata: schemaMetadata(schemas?.[h]),
       })),
     )
-    if (this.kernel.workers === 0) for (const name of DEBUG_ENDPOINTS) endpoints.push({ name, metadata: {} })
+    for (const name of DEBUG_ENDPOINTS) endpoints.push({ name, metadata: {} })
     return {
       name: this.name,
       version: this.version,

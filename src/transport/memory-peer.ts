@@ -45,6 +45,13 @@ export class MemoryPeer implements Peer {
     this.address = address
     this.inbound = inbound
     this.#state = inbound ? 'up' : 'idle'
+    if (inbound) this.#connections = 1
+  }
+
+  #connections = 0
+
+  get connections(): number {
+    return this.#connections
   }
 
   get connected(): boolean {
@@ -114,6 +121,7 @@ export class MemoryPeer implements Peer {
     remote.join(this)
     this.#remote = remote
     this.#state = 'up'
+    this.#connections++
     this.#attempt = 0
     this.#downNotified = false
   }

@@ -90,6 +90,12 @@ export class NatsPeer implements Peer {
     if (inbound) this.#up()
   }
 
+  #connections = 0
+
+  get connections(): number {
+    return this.#connections
+  }
+
   get connected(): boolean {
     return this.#state === 'up'
   }
@@ -222,6 +228,7 @@ export class NatsPeer implements Peer {
 
   #up(): void {
     this.#state = 'up'
+    this.#connections++
     this.#attempt = 0
     this.#downNotified = false
     this.#lastRx = this.#lastTx = this.#options.clock.now()

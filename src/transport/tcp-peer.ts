@@ -65,6 +65,12 @@ export class TcpPeer implements Peer {
     this.#outbox = new Outbox(this.#options.maxQueuedBytes, () => (this.#lastTx = this.#options.clock.now()))
   }
 
+  #connections = 0
+
+  get connections(): number {
+    return this.#connections
+  }
+
   get connected(): boolean {
     return this.#state === 'up'
   }
@@ -158,6 +164,7 @@ export class TcpPeer implements Peer {
 
   #up(socket: Socket): void {
     this.#state = 'up'
+    this.#connections++
     this.#attempt = 0
     this.#downNotified = false
     this.#lastRx = this.#lastTx = this.#options.clock.now()

@@ -42,6 +42,12 @@ export interface Peer {
   readonly inbound: boolean
   /** A connection is established now (false while dialing, reconnecting, or once closed). */
   readonly connected: boolean
+  /**
+   * Connections established so far (an accepted one counts from the start). A frame sent while
+   * disconnected leaves only on the next connection: if this has not moved when the peer goes
+   * down, the frame never left this process.
+   */
+  readonly connections: number
   /** Bytes queued and not yet taken by the operating system (socket buffer included). */
   readonly queuedBytes: number
   /** Queues one envelope; frames queued in the same tick leave in one write. */

@@ -183,6 +183,14 @@ describe('service options', () => {
       assert.deepEqual(await caller.client.call('greeter', 'Greeter.hello', { name: 'w' }), {
         greeting: 'Hello w',
       })
+      // Debug runs on the main thread beside the workers; the counts come from the worker's turns
+      await rejection(caller.client.call('greeter', 'Greeter.hello', { name: '' }))
+      const health = await caller.client.call<{ status: string }>('greeter', 'Debug.Health')
+      assert.equal(health.status, 'ok')
+      const stats = await caller.client.call<{
+        endpoints: Record<string, { count: number; errors: number; totalMs?: number }>
+      }>('greeter', 'Debug.Stats')
+      assert.deepEqual(stats.endpoints['Greeter.hello'], { count: 2, errors: 1 })
     })
   })
 
