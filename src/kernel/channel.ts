@@ -13,6 +13,7 @@
 import type { MessagePort } from 'node:worker_threads'
 import { Packr } from 'msgpackr'
 import { Ring } from '../mailbox/ring.ts'
+import { BatchWriter } from './batch-codec.ts'
 import type { Frame } from './frames.ts'
 
 export interface ChannelLimits {
@@ -28,6 +29,8 @@ export type FrameSink = (batch: unknown[]) => void
 export class PortChannel {
   readonly #port: MessagePort
   readonly #limits: ChannelLimits
+  /** Batches are packed by hand (./batch-codec.ts), by msgpackr when it declines; msgpackr reads them. */
+  readonly #writer = new BatchWriter()
   readonly #packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'number' })
   readonly #backlog = new Ring<Frame>()
   /** `[ack, ...frames]`; slot 0 is filled in at flush. */
@@ -110,10 +113,15 @@ export class PortChannel {
     this.#toAck = 0
     this.#inflight += batch.length - 1
     this.#batch = [0]
+    const owned = this.#writer.pack(batch) ?? this.#packed(batch)
+    this.#port.postMessage(owned.buffer, [owned.buffer])
+  }
+
+  #packed(batch: unknown[]): Uint8Array<ArrayBuffer> {
     const packed = this.#packr.pack(batch)
     // msgpackr packs into a shared buffer: copy out exactly the bytes, then transfer that buffer
     const owned = new Uint8Array(packed.byteLength)
     owned.set(packed)
-    this.#port.postMessage(owned.buffer, [owned.buffer])
+    return owned
   }
 }

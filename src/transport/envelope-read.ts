@@ -3,6 +3,7 @@
  * common, well-formed envelope read straight from the frame's bytes; anything else declined, for the
  * reference decoder of envelope.ts to read or refuse.
  */
+import { asciiString as ascii } from '../codec/ascii.ts'
 import type { Envelope } from './envelope.ts'
 
 /**
@@ -201,44 +202,4 @@ function readBin(bytes: Uint8Array, end: number): Uint8Array | undefined {
 
 function readU32(bytes: Uint8Array, p: number): number {
   return ((bytes[p]! << 24) | (bytes[p + 1]! << 16) | (bytes[p + 2]! << 8) | bytes[p + 3]!) >>> 0
-}
-
-/**
- * Strings read recently, by a hash of their bytes: an envelope's strings repeat (kinds, addresses,
- * node ids, handler names), and finding one here costs a third of making it. A direct-mapped table
- * of at most STRINGS immutable strings, shared by every kernel of the process without any of them
- * seeing the others' (a hit is checked byte by byte).
- */
-const STRINGS = 1024
-const strings: string[] = new Array<string>(STRINGS).fill('')
-const codes: number[] = []
-const latin = new TextDecoder('latin1')
-
-/** A string of ASCII bytes, or undefined (other UTF-8 goes through the reference decoder). */
-function ascii(bytes: Uint8Array, p: number, len: number): string | undefined {
-  if (len >= 32) {
-    for (let i = 0; i < len; i++) if (bytes[p + i]! >= 0x80) return undefined
-    return latin.decode(bytes.subarray(p, p + len))
-  }
-  let h = 0x811c9dc5 ^ len
-  for (let i = 0; i < len; i++) {
-    h ^= bytes[p + i]!
-    h = Math.imul(h, 0x01000193)
-  }
-  const slot = (h >>> 0) & (STRINGS - 1)
-  const known = strings[slot]!
-  if (known.length === len) {
-    let i = 0
-    while (i < len && known.charCodeAt(i) === bytes[p + i]) i++
-    if (i === len) return known
-  }
-  for (let i = 0; i < len; i++) {
-    const c = bytes[p + i]!
-    if (c >= 0x80) return undefined
-    codes[i] = c
-  }
-  codes.length = len
-  const s = String.fromCharCode.apply(null, codes)
-  strings[slot] = s
-  return s
 }
