@@ -8,7 +8,7 @@
  */
 import { BadRequestError, ErrorCode } from '../errors.ts'
 import type { CodecTable } from '../codec/table.ts'
-import type { Broker, BrokerMessage, Subscription } from '../broker/broker.ts'
+import type { Broker, BrokerMessage, PublishMessage, Subscription } from '../broker/broker.ts'
 import type { ActorDefinition, ActorRef, Metadata, PublishOptions } from '../actors/types.ts'
 import type { Address } from './address.ts'
 import { checkMetadata, checkSize, frameContentType } from './body.ts'
@@ -88,7 +88,7 @@ export class Pubsub {
     if (typeof target === 'function') {
       sub = await this.#p.broker.subscribe(
         topic,
-        (m) => target(this.#p.codecs.get(m.contentType).decode(m.body), info(m)),
+        (m) => target(this.#p.codecs.get(m.contentType).decode(m.body), this.#info(m)),
         queue,
       )
     } else {
@@ -113,17 +113,25 @@ export class Pubsub {
     const codec = this.#p.codecs.get(options?.contentType)
     const body = codec.encode(msg)
     checkSize(body, this.#p.maxMessageBytes)
-    return this.publishEncoded(topic, body, codec.contentType, checkMetadata(options?.metadata))
+    const ct = frameContentType(this.#p.codecs, codec.contentType)
+    return this.publishEncoded(topic, body, ct, checkMetadata(options?.metadata))
   }
 
+  /**
+   * The default content type (`ct` null) is not sent, as in envelopes: a message without one is in
+   * the receiver's default, which every node of a network shares. On NATS that saves writing and
+   * parsing a header per message (about 15% of a subscriber's main thread).
+   */
   publishEncoded(
     topic: string,
     body: Uint8Array,
     ct: string | null,
     md: Metadata | undefined,
   ): Promise<void> {
-    const contentType = ct ?? this.#p.codecs.defaultContentType
-    return this.#p.broker.publish(topic, { body, contentType, ...(md === undefined ? {} : { metadata: md }) })
+    const message: PublishMessage = { body }
+    if (ct !== null) message.contentType = ct
+    if (md !== undefined) message.metadata = md
+    return this.#p.broker.publish(topic, message)
   }
 
   /** Stops receiving (first step of a kernel stop). */
@@ -148,13 +156,14 @@ export class Pubsub {
     return this.#p.request(to, msg).then(() => undefined)
   }
 
+  #info(m: BrokerMessage): TopicInfo {
+    const contentType = m.contentType ?? this.#p.codecs.defaultContentType
+    return { topic: m.topic, metadata: m.metadata, contentType }
+  }
+
   #encoded(handler: string, m: BrokerMessage): EncodedMessage {
     const ct = frameContentType(this.#p.codecs, m.contentType ?? this.#p.codecs.defaultContentType)
     const md = Object.keys(m.metadata).length === 0 ? undefined : m.metadata
     return { handler, bytes: m.body, ct, md }
   }
-}
-
-function info(m: BrokerMessage): TopicInfo {
-  return { topic: m.topic, metadata: m.metadata, contentType: m.contentType }
 }

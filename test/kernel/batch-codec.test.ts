@@ -54,7 +54,7 @@ describe('batch codec - the hand writer reads back through msgpackr', () => {
   test('batch codec - bodies of every bin length, nulls, booleans, nested arrays and maps', () => {
     const w = new BatchWriter()
     const bin = (n: number) => new Uint8Array(n).map((_, i) => (i * 31) & 0xff)
-    const frames = [
+    const frames: unknown[][] = [
       [F_ASK, 7, 'counter/a', '', 'add', 1_764_680_000_000, null, null, bin(3)],
       [
         F_ASK,
