@@ -65,6 +65,7 @@ const RUNTIME_IDS = new Set([
   'transport',
   'broker',
   'journal',
+  'jetstream', // the JetStream broker's connection errors
   'codec',
 ])
 
