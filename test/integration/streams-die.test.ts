@@ -4,52 +4,31 @@
 // mDNS on loopback.
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { fork, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { createKernel, type Kernel } from '../../src/kernel/kernel.ts'
 import { loopbackNetwork } from '../../src/kernel/network.ts'
 import { captureLogger, eventually, rejection } from '../helpers/kernels.ts'
+import { NodeProcesses, privateMdnsPort } from '../helpers/node-processes.ts'
 import { chat } from '../fixtures/streams.ts'
 
-const MDNS_PORT = 20_000 + Math.floor(Math.random() * 20_000)
-const children = new Set<ChildProcess>()
-
-async function startNode(nodeId: string): Promise<ChildProcess> {
-  const child = fork(new URL('../fixtures/node-process.ts', import.meta.url), {
-    execArgv: ['--import', 'tsx'],
-    env: { ...process.env, MICA_NODE_ID: nodeId, MICA_MDNS_PORT: String(MDNS_PORT) },
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  })
-  children.add(child)
-  child.once('exit', () => children.delete(child))
-  await once(child, 'message')
-  return child
-}
-
-async function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = once(child, 'exit')
-  child.kill('SIGKILL')
-  await exited
-}
-
 describe('streams across processes when a side dies', () => {
+  const nodes = new NodeProcesses(privateMdnsPort())
   let a: Kernel
   before(async () => {
     a = await createKernel({
       nodeId: 'a',
       workers: 0,
       logger: captureLogger(),
-      ...loopbackNetwork(MDNS_PORT),
+      ...loopbackNetwork(nodes.mdnsPort),
     })
   })
   after(async () => {
-    for (const child of [...children]) await kill(child)
+    await nodes.stopAll()
     await a.stop()
   })
 
   test('streams - the serving node is killed: the caller sees connection_lost, no route is left', async () => {
-    const child = await startNode('server')
+    const { child } = await nodes.start('server')
     const ref = a.ref<typeof chat>('chat/k@server')
     await eventually(async () => (await ref.ask('state').catch(() => undefined)) !== undefined, 5_000)
     const s = ref.stream('echo', { window: 4 })
@@ -61,7 +40,7 @@ describe('streams across processes when a side dies', () => {
     await eventually(() => echoed.length === 3)
     assert.equal((await a.stats()).streams, 1)
     const killedAt = Date.now()
-    await kill(child)
+    await nodes.stop(child, 'SIGKILL')
     assert.deepEqual(await rejection(s.done), {
       name: 'UnavailableError',
       code: 'connection_lost',
@@ -77,14 +56,14 @@ describe('streams across processes when a side dies', () => {
 
   test('streams - the calling node is killed: the handler sees connection_lost, its actor serves on', async () => {
     await a.register(chat)
-    const child = await startNode('caller')
+    const { child } = await nodes.start('caller')
     const ref = a.ref<typeof chat>('chat/w@a')
     const streaming = once(child, 'message')
     child.send({ stream: 'chat/w@a' })
     await streaming
     await eventually(async () => (await a.stats()).streams === 1, 5_000) // the inbound stream's route
     const killedAt = Date.now()
-    await kill(child)
+    await nodes.stop(child, 'SIGKILL')
     // the streaming handler holds its actor's turn: `state` is answered once the cancel ended it
     const state = await ref.ask('state', undefined, { timeout: 5_000 })
     console.log(`handler saw the cancel ${Date.now() - killedAt} ms after the caller was killed`)
