@@ -55,6 +55,31 @@ const RETRYABLE = new Set<string>([
   ErrorCode.ACTOR_STOPPED,
 ])
 
+/** The `id`s of errors the runtime raises itself (besides actor addresses, `kind/id`). */
+const RUNTIME_IDS = new Set([
+  'mica',
+  'kernel',
+  'client',
+  'selector',
+  'registry',
+  'transport',
+  'broker',
+  'journal',
+  'jetstream', // the JetStream broker's connection errors
+  'codec',
+])
+
+/**
+ * Whether an error with this `id` was raised by the runtime: `mica` (the default), a plugin family
+ * (`registry`, `transport`, ...) or an actor address (`kind/id`, the refusals of a mailbox). A
+ * handler's own error with a retryable code is stamped with its endpoint (`Kind.handler`, see
+ * actors/cell.ts), a service handler's with the service name: those ran a handler, so they are not
+ * retryable even with the code `unavailable`.
+ */
+export function isRuntimeErrorId(id: string): boolean {
+  return RUNTIME_IDS.has(id) || id.includes('/')
+}
+
 export class MicaError extends Error implements WireError {
   readonly id: string
   readonly code: string
@@ -78,8 +103,9 @@ export class MicaError extends Error implements WireError {
     return this.constructor.name
   }
 
+  /** A refusal by the runtime before any handler ran (see RETRYABLE and isRuntimeErrorId). */
   get retryable(): boolean {
-    return RETRYABLE.has(this.code)
+    return RETRYABLE.has(this.code) && isRuntimeErrorId(this.id)
   }
 
   toWire(): WireError {

@@ -131,6 +131,20 @@ describe('error classes', () => {
     assert.equal(errors.unavailable('down').retryable, true)
     assert.equal(errors.timeout('slow').retryable, false)
   })
+
+  test('errors - a retryable code is retryable only from the runtime, not from a handler', () => {
+    for (const id of ['mica', 'registry', 'transport', 'broker', 'journal', 'selector', 'counter/7']) {
+      assert.equal(new UnavailableError(ErrorCode.UNAVAILABLE, 'x', id).retryable, true, id)
+    }
+    // stamped with an endpoint (a kernel handler) or a service name (a service handler): it ran
+    for (const id of ['counter.add', 'greeter']) {
+      assert.equal(new UnavailableError(ErrorCode.UNAVAILABLE, 'x', id).retryable, false, id)
+      assert.equal(
+        MicaError.fromWire({ id, code: 'mailbox_full', detail: 'x', status: 429 }).retryable,
+        false,
+      )
+    }
+  })
 })
 
 describe('errors on the wire', () => {

@@ -197,7 +197,10 @@ export class ActorCell {
     // the caller of an abandoned turn (an ask, a stream) hears it now instead of at its deadline
     const abandoned = this.current
     this.current = undefined
-    abandoned?.reply?.fail(new UnavailableError(ErrorCode.KERNEL_STOPPED, `${this.address} stopped mid-turn`))
+    // the handler had started: stamped with its endpoint, so no caller retries it elsewhere
+    const endpoint = abandoned === undefined ? undefined : `${this.kind.name}.${abandoned.handler}`
+    const detail = `${this.address} stopped mid-turn`
+    abandoned?.reply?.fail(new UnavailableError(ErrorCode.KERNEL_STOPPED, detail, endpoint))
     if (this.#status === IDLE) this.owner.busy(1) // #finalize accounts for one busy slot
     this.finalize()
   }
@@ -386,7 +389,7 @@ export class ActorCell {
   }
 
   protected fault(d: Delivery, err: unknown): void {
-    const error = MicaError.from(err, this.address)
+    const error = handlerError(MicaError.from(err, this.address), `${this.kind.name}.${d.handler}`)
     if (d.reply !== undefined) {
       if (!d.reply.settled) d.reply.fail(error)
     } else if (d.handler.charCodeAt(0) !== 36) {
@@ -490,6 +493,15 @@ export class ActorCell {
   #stoppedError(): MicaError {
     return new UnavailableError(ErrorCode.ACTOR_STOPPED, `${this.address} stopped`, this.address)
   }
+}
+
+/**
+ * A handler's error as its caller gets it. One the runtime would retry (a handler's own
+ * `errors.unavailable(...)`, a downstream refusal it rethrew, a failed journal append) is stamped
+ * with the endpoint `Kind.handler` as its `id`: the handler ran, so no caller may run it again.
+ */
+function handlerError(error: MicaError, endpoint: string): MicaError {
+  return error.retryable ? MicaError.fromWire({ ...error.toWire(), id: endpoint }) : error
 }
 
 export function isThenable(value: unknown): value is PromiseLike<unknown> {

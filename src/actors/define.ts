@@ -93,7 +93,8 @@ export function validateDefinition(definition: unknown): asserts definition is A
   const every = d!.snapshotEvery
   if (every !== undefined && !(Number.isInteger(every) && every > 0))
     fail(`${d!.kind}: snapshotEvery must be a positive integer`)
-  if (every !== undefined && apply === undefined) fail(`${d!.kind}: snapshotEvery needs apply`)
+  if (every !== undefined && apply === undefined && d!.machine === undefined)
+    fail(`${d!.kind}: snapshotEvery needs apply or machine`)
   const mb = d!.mailbox
   if (mb?.capacity !== undefined && !(Number.isInteger(mb.capacity) && mb.capacity > 0)) {
     fail(`${d!.kind}: mailbox.capacity must be a positive integer`)

@@ -1,5 +1,7 @@
-// The broker contract: one suite that every Broker implementation runs (memory, nats). A harness gives
-// a publisher and a subscriber (the same broker, or two connections that must reach each other).
+// The broker contract: one suite that every Broker implementation runs (memory, direct, nats,
+// jetstream). A harness gives a publisher and a subscriber (the same broker, or two connections that
+// must reach each other); `features` says what a broker's delivery model changes (JetStream refuses a
+// leading wildcard, and gives a failed message back instead of losing it).
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -17,6 +19,13 @@ export type HarnessFactory = (options?: BrokerBaseOptions) => Promise<Harness>
 
 /** An unstarted broker, for lifecycle tests. */
 export type BrokerFactory = () => Broker
+
+export interface BrokerFeatures {
+  /** Patterns may start with a wildcard (`>`, `*.b`). Default true. */
+  leadingWildcards?: boolean
+  /** A message whose handler failed is delivered again (at-least-once). Default false: it is gone. */
+  redelivers?: boolean
+}
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
 const text = (body: Uint8Array): string => new TextDecoder().decode(body)
@@ -54,7 +63,13 @@ function resources(): Map<string, number> {
   return counts
 }
 
-export function brokerContract(label: string, factory: HarnessFactory, create: BrokerFactory): void {
+export function brokerContract(
+  label: string,
+  factory: HarnessFactory,
+  create: BrokerFactory,
+  features: BrokerFeatures = {},
+): void {
+  const { leadingWildcards = true, redelivers = false } = features
   const run = (name: string, body: (h: Harness) => Promise<void>, options?: BrokerBaseOptions): void => {
     test(`${label} - ${name}`, async () => {
       const h = await factory(options)
@@ -79,11 +94,14 @@ export function brokerContract(label: string, factory: HarnessFactory, create: B
       })
       await h.publisher.publish('orders.created', { body: bytes('plain') })
       await until(() => got.length === 2, 'two messages')
-      assert.equal(got[0]!.topic, 'orders.created')
-      assert.equal(text(got[0]!.body), '{"id":1}')
-      assert.equal(got[0]!.contentType, 'application/json')
-      assert.deepEqual(got[0]!.metadata, metadata)
-      assert.deepEqual(got[1], { topic: 'orders.created', body: bytes('plain'), metadata: {} })
+      const [{ delivery: d0, ...first }, { delivery: d1, ...second }] = got as [BrokerMessage, BrokerMessage]
+      assert.equal(first.topic, 'orders.created')
+      assert.equal(text(first.body), '{"id":1}')
+      assert.equal(first.contentType, 'application/json')
+      assert.deepEqual(first.metadata, metadata)
+      assert.deepEqual(second, { topic: 'orders.created', body: bytes('plain'), metadata: {} })
+      // an at-least-once broker says which delivery this is; the others carry no delivery at all
+      assert.deepEqual([d0?.attempt, d1?.attempt], redelivers ? [1, 1] : [undefined, undefined])
     })
 
     run('every subscriber gets every message, in order', async (h) => {
@@ -120,7 +138,8 @@ export function brokerContract(label: string, factory: HarnessFactory, create: B
 
     run('wildcards: * is one token, > is the rest', async (h) => {
       const got = new Map<string, string[]>()
-      for (const pattern of ['a.*', 'a.>', 'a.*.c', '>', 'b.*']) {
+      const patterns = ['a.*', 'a.>', 'a.*.c', 'b.*', ...(leadingWildcards ? ['>'] : [])]
+      for (const pattern of patterns) {
         got.set(pattern, [])
         await h.subscriber.subscribe(pattern, (m) => void got.get(pattern)!.push(m.topic))
       }
@@ -131,8 +150,18 @@ export function brokerContract(label: string, factory: HarnessFactory, create: B
       assert.deepEqual(got.get('a.*'), ['a.b'])
       assert.deepEqual(got.get('a.>'), ['a.b', 'a.b.c', 'a.b.d'])
       assert.deepEqual(got.get('a.*.c'), ['a.b.c'])
-      assert.deepEqual(got.get('>')!.slice(0, 5), ['a', 'a.b', 'a.b.c', 'a.b.d', 'b.x.y'])
       assert.deepEqual(got.get('b.*'), [])
+      if (leadingWildcards) {
+        assert.deepEqual(got.get('>')!.slice(0, 5), ['a', 'a.b', 'a.b.c', 'a.b.d', 'b.x.y'])
+      } else {
+        for (const pattern of ['>', '*.b']) {
+          await assert.rejects(
+            h.subscriber.subscribe(pattern, () => {}),
+            isBadRequest(),
+            pattern,
+          )
+        }
+      }
     })
 
     run('unsubscribe stops delivery', async (h) => {
@@ -153,17 +182,34 @@ export function brokerContract(label: string, factory: HarnessFactory, create: B
       async (h) => {
         failures.length = 0
         const handled: number[] = []
+        const failed = new Set<number>()
+        // each failing message fails its first delivery only: a redelivering broker brings it back once
         await h.subscriber.subscribe('flaky', async (m) => {
           const n = Number(text(m.body))
           handled.push(n)
-          if (n % 3 === 0) throw new Error(`sync ${n}`)
+          const first = !failed.has(n)
+          if (n % 3 === 0 && first) {
+            failed.add(n)
+            throw new Error(`sync ${n}`)
+          }
           await sleep(1)
-          if (n % 3 === 1) throw new Error(`async ${n}`)
+          if (n % 3 === 1 && first) {
+            failed.add(n)
+            throw new Error(`async ${n}`)
+          }
         })
         for (let n = 0; n < 9; n++) await h.publisher.publish('flaky', { body: bytes(String(n)) })
-        await until(() => handled.length === 9 && failures.length === 6, 'nine deliveries, six failures')
+        const deliveries = redelivers ? 15 : 9
+        await until(() => handled.length === deliveries && failures.length === 6, 'deliveries and failures')
+        await barrier(h)
         assert.equal(h.subscriber.handlerErrors, 6)
-        assert.deepEqual(handled, [0, 1, 2, 3, 4, 5, 6, 7, 8])
+        assert.equal(handled.length, deliveries, 'nothing delivered more often than that')
+        if (redelivers) {
+          const count = (n: number): number => handled.filter((x) => x === n).length
+          for (let n = 0; n < 9; n++) assert.equal(count(n), n % 3 === 2 ? 1 : 2, `deliveries of ${n}`)
+        } else {
+          assert.deepEqual(handled, [0, 1, 2, 3, 4, 5, 6, 7, 8])
+        }
       },
       { onError: (error) => void failures.push(error) },
     )

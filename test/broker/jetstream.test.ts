@@ -1,19 +1,17 @@
-// The jetstream broker against a nats-server of its own (-js, temp store dir). The shared contract
-// suite (test/broker/contract.ts) cannot run whole here: its wildcard test subscribes to `>` (refused:
-// one consumer reads one stream) and its throwing-handler test expects no redelivery. So the parts
-// that apply are restated below ("contract:" tests): round trip, fan-out in order, queue group plus
-// plain subscriber, wildcards after the first token, unsubscribe, bad requests, lifecycle, handles.
-// Then what only a durable broker does: redelivery, dead letters, durability, shared durables.
+// The jetstream broker against a nats-server of its own (-js, temp store dir): the shared contract
+// (test/broker/contract.ts) with its two JetStream features (a leading wildcard is refused: one
+// consumer reads one stream; a failed message comes back), then what only a durable broker does:
+// redelivery, dead letters, durability, shared durables.
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { connect, type Msg } from '@nats-io/transport-node'
 import { jetstreamManager } from '@nats-io/jetstream'
-import { LIMITS, type BrokerMessage } from '../../src/broker/broker.ts'
+import type { BrokerBaseOptions } from '../../src/broker/broker.ts'
 import { DEAD_HEADERS, JetStreamBroker, type JetStreamBrokerOptions } from '../../src/broker/jetstream.ts'
 import { BadRequestError, ConflictError, ErrorCode, UnavailableError } from '../../src/errors.ts'
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts'
-import { until } from './contract.ts'
+import { brokerContract, until } from './contract.ts'
 
 let server: NatsServer
 before(async () => {
@@ -58,171 +56,43 @@ async function barrier(pub: JetStreamBroker, sub: JetStreamBroker): Promise<void
   await s.unsubscribe()
 }
 
-test('contract: a message round-trips with body, content type and metadata; attempt is 1', async () => {
-  await withBrokers(2, {}, async (pub, sub) => {
-    const got: BrokerMessage[] = []
-    await sub.subscribe('orders.created', (m) => void got.push(m))
-    const metadata = { traceId: 'abc-1', 'x.note': ' spaces, ünïcode: and\r\nnewlines ', empty: '' }
-    await pub.publish('orders.created', {
-      body: bytes('{"id":1}'),
-      contentType: 'application/json',
-      metadata,
-    })
-    await pub.publish('orders.created', { body: bytes('plain') })
-    await until(() => got.length === 2, 'two messages')
-    const [first, second] = got as [BrokerMessage, BrokerMessage]
-    assert.deepEqual(
-      {
-        topic: first.topic,
-        body: text(first.body),
-        contentType: first.contentType,
-        metadata: first.metadata,
-      },
-      { topic: 'orders.created', body: '{"id":1}', contentType: 'application/json', metadata },
-    )
-    assert.equal(first.delivery?.attempt, 1)
-    assert.deepEqual(
-      { ...second, delivery: undefined },
-      {
-        topic: 'orders.created',
-        body: bytes('plain'),
-        metadata: {},
-        delivery: undefined,
-      },
-    )
-  })
-})
-
-test('contract: every plain subscriber gets every message, in order', async () => {
-  await withBrokers(2, {}, async (pub, sub) => {
-    const seen: string[][] = [[], [], []]
-    for (const list of seen) await sub.subscribe('fan.out', (m) => void list.push(text(m.body)))
-    const sent = Array.from({ length: 20 }, (_, i) => String(i))
-    for (const s of sent) await pub.publish('fan.out', { body: bytes(s) })
-    await until(() => seen.every((l) => l.length === sent.length), 'fan-out')
-    for (const list of seen) assert.deepEqual(list, sent)
-  })
-})
-
-test('contract: a queue group handles each message once; a plain subscriber sees all', async () => {
-  await withBrokers(2, {}, async (pub, sub) => {
-    const total = 150
-    const members = [0, 1, 2].map(() => new Set<string>())
-    const all: string[] = []
-    for (const member of members) {
-      const s = await sub.subscribe('jobs.run', (m) => void member.add(m.metadata.seq!), { queue: 'workers' })
-      assert.equal(s.queue, 'workers')
+brokerContract(
+  'jetstream',
+  async (options?: BrokerBaseOptions) => {
+    const [publisher, subscriber] = [broker(options), broker(options)]
+    await Promise.all([publisher.start(), subscriber.start()])
+    return {
+      publisher,
+      subscriber,
+      stop: async () => void (await Promise.all([publisher.stop(), subscriber.stop()])),
     }
-    await sub.subscribe('jobs.*', (m) => void all.push(m.metadata.seq!))
-    for (let i = 0; i < total; i++) {
-      await pub.publish('jobs.run', { body: new Uint8Array([1]), metadata: { seq: String(i) } })
-    }
-    const handled = (): number => members.reduce((sum, m) => sum + m.size, 0)
-    await until(() => handled() >= total && all.length >= total, 'every job')
-    await barrier(pub, sub)
-    assert.equal(handled(), total, 'no message handled twice in the group')
-    assert.equal(new Set(members.flatMap((m) => [...m])).size, total)
-    assert.equal(all.length, total)
-    for (const m of members) assert.ok(m.size >= total / 6, `uneven spread: ${members.map((x) => x.size)}`)
-  })
-})
+  },
+  () => broker(),
+  { leadingWildcards: false, redelivers: true },
+)
 
-test('contract: wildcards after the first token; a leading wildcard is refused', async () => {
+test('jetstream - unsubscribe deletes the ephemeral consumer', async () => {
   await withBrokers(2, {}, async (pub, sub) => {
-    const got = new Map<string, string[]>()
-    for (const pattern of ['wa.*', 'wa.>', 'wa.*.c', 'wa']) {
-      got.set(pattern, [])
-      await sub.subscribe(pattern, (m) => void got.get(pattern)!.push(m.topic))
-    }
-    for (const topic of ['wa', 'wa.b', 'wa.b.c', 'wa.b.d'])
-      await pub.publish(topic, { body: new Uint8Array() })
-    await until(() => got.get('wa.>')!.length === 3 && got.get('wa')!.length === 1, 'the messages')
-    await barrier(pub, sub)
-    assert.deepEqual(got.get('wa.*'), ['wa.b'])
-    assert.deepEqual(got.get('wa.>'), ['wa.b', 'wa.b.c', 'wa.b.d'])
-    assert.deepEqual(got.get('wa.*.c'), ['wa.b.c'])
-    for (const pattern of ['>', '*.b'])
-      await assert.rejects(
-        sub.subscribe(pattern, () => {}),
-        badRequest(),
-      )
-  })
-})
-
-test('contract: unsubscribe stops delivery (and deletes the ephemeral consumer)', async () => {
-  await withBrokers(2, {}, async (pub, sub) => {
-    const got: string[] = []
-    const s = await sub.subscribe('news', (m) => void got.push(text(m.body)))
-    await pub.publish('news', { body: bytes('one') })
-    await until(() => got.length === 1, 'the first message')
-    await s.unsubscribe()
-    await s.unsubscribe()
-    await pub.publish('news', { body: bytes('two') })
-    await barrier(pub, sub)
-    assert.deepEqual(got, ['one'])
+    const s = await sub.subscribe('ephemeral', () => {})
+    await pub.publish('ephemeral', { body: bytes('one') })
     const nc = await connect({ servers: server.url })
     try {
       const jsm = await jetstreamManager(nc)
-      assert.deepEqual(await jsm.consumers.list('MICA_news').next(), [])
+      assert.equal((await jsm.consumers.list('MICA_ephemeral').next()).length, 1)
+      await s.unsubscribe()
+      assert.deepEqual(await jsm.consumers.list('MICA_ephemeral').next(), [])
     } finally {
       await nc.close()
     }
   })
 })
 
-test('contract: bad topics, queues, durables and messages are refused as bad requests', async () => {
+test('jetstream - a durable name is checked like a queue', async () => {
   await withBrokers(1, {}, async (b) => {
-    const body = new Uint8Array()
-    for (const topic of ['', 'a..b', 'a b', 'a.*', 'a.>', '>', 'x'.repeat(257)]) {
-      await assert.rejects(b.publish(topic, { body }), badRequest(), JSON.stringify(topic))
-    }
-    for (const topic of ['', 'a.>.b', 'a b'])
-      await assert.rejects(
-        b.subscribe(topic, () => {}),
-        badRequest(),
-      )
-    await assert.rejects(
-      b.subscribe('ok', () => {}, { queue: 'bad queue' }),
-      badRequest(),
-    )
     await assert.rejects(
       b.subscribe('ok', () => {}, { durable: 'has.dot' }),
       badRequest(),
     )
-    await assert.rejects(b.publish('ok', { body, metadata: { 'bad key': 'v' } }), badRequest())
-    const big = new Uint8Array(LIMITS.bodyBytes + 1)
-    await assert.rejects(b.publish('ok', { body: big }), badRequest(ErrorCode.MESSAGE_TOO_LARGE))
-    await b.publish('ok', { body: new Uint8Array(LIMITS.bodyBytes) })
-  })
-})
-
-test('contract: refuses work before start and after stop; stop is idempotent; no handle left', async () => {
-  const before = new Map<string, number>()
-  for (const r of process.getActiveResourcesInfo()) before.set(r, (before.get(r) ?? 0) + 1)
-  const b = broker()
-  await assert.rejects(b.publish('a', { body: new Uint8Array() }), unavailable)
-  await b.start()
-  await assert.rejects(b.start(), unavailable)
-  let got = 0
-  await b.subscribe('handles', () => void got++, { queue: 'q' })
-  await b.publish('handles', { body: new Uint8Array() })
-  await until(() => got === 1, 'a message')
-  await b.stop()
-  await b.stop()
-  await assert.rejects(b.publish('a', { body: new Uint8Array() }), unavailable)
-  await assert.rejects(
-    b.subscribe('a', () => {}),
-    unavailable,
-  )
-  await assert.rejects(b.start(), unavailable)
-  const counts = (): Map<string, number> => {
-    const now = new Map<string, number>()
-    for (const r of process.getActiveResourcesInfo()) now.set(r, (now.get(r) ?? 0) + 1)
-    return now
-  }
-  const none = (): boolean => [...counts()].every(([kind, n]) => n <= (before.get(kind) ?? 0))
-  await until(none, 'no new handle', 3000).catch(() => {
-    assert.deepEqual(Object.fromEntries(counts()), Object.fromEntries(before))
   })
 })
 

@@ -1,6 +1,6 @@
-// The journal contract: one suite that every Journal implementation runs (memory, file). A harness gives
-// a started journal and, where storage outlives the instance, a way to stop it and open a new one on
-// the same storage.
+// The journal contract: one suite that every Journal implementation runs (memory, file, jetstream).
+// A harness gives a started journal and, where storage outlives the instance, a way to stop it and
+// open a new one on the same storage.
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { BadRequestError, ConflictError, UnavailableError } from '../../src/errors.ts'

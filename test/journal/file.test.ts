@@ -164,6 +164,21 @@ test('file - fsync batch groups concurrent appends; always syncs each', async ()
   }
 })
 
+test('file - an append resolves only after the fsync that makes it durable (default batch, and always)', async () => {
+  for (const fsync of [undefined, 'batch', 'always'] as const) {
+    const dir = await tempDir()
+    let syncs = 0
+    const onSync = (target: string): void => void (target === 'segment' && syncs++)
+    const journal = await open(dir, fsync === undefined ? { onSync } : { fsync, onSync })
+    for (let i = 0; i < 20; i++) {
+      const before = syncs
+      await journal.append('a', [bytes(`e${i}`)], i)
+      assert.ok(syncs > before, `fsync ${fsync ?? 'default'}: append ${i} answered before its fsync`)
+    }
+    await journal.stop()
+  }
+})
+
 test('file - fsync never still keeps everything across stop and start', async () => {
   const dir = await tempDir()
   let syncs = 0

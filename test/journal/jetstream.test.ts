@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import assert from 'node:assert/strict'
 import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
+import { Kvm } from '@nats-io/kv'
 import { ConflictError, UnavailableError } from '../../src/errors.ts'
 import { JetStreamJournal, type JetStreamJournalOptions } from '../../src/journal/jetstream.ts'
 import { APPEND_HEADER, SEQ_HEADER, encodeAppend } from '../../src/journal/jetstream-codec.ts'
@@ -189,6 +190,14 @@ test('jetstream - snapshots round-trip through the KV bucket, long and odd ids i
     const other = await open(options) // another process sees the same snapshots
     assert.equal(text((await other.loadSnapshot(odd[1]!))!.bytes), 'state 1')
     await other.stop()
+    // they live in the KV bucket: one live key per id
+    const nc = await connect({ servers: server.url })
+    try {
+      const kv = await new Kvm(nc).open(options.snapshotBucket!)
+      assert.equal((await kv.status()).values, odd.length)
+    } finally {
+      await nc.close()
+    }
   } finally {
     await journal.stop()
   }

@@ -105,6 +105,7 @@ describe('kernel bad input (definitions and options)', () => {
       { kind: 'k', handlers: {}, mailbox: { capacity: 0 } },
       { kind: 'k', handlers: {}, mailbox: { overflow: 'explode' } },
       { kind: 'k', handlers: {}, turnTimeoutMs: -5 },
+      { kind: 'k', handlers: {}, snapshotEvery: 5 }, // neither apply nor machine: nothing to snapshot
     ]
     for (const def of bad) {
       assert.throws(() => defineActor(def as never), { code: 'invalid_options' }, JSON.stringify(def))

@@ -6,7 +6,7 @@ import { defineActor } from '../../src/actors/define.ts'
 import { eventually, MODES, rejection, sleep, withKernel, type Mode } from '../helpers/kernels.ts'
 import { ProbeJournal } from '../helpers/journals.ts'
 import type { Kernel } from '../../src/kernel/kernel.ts'
-import { door, doorMachine, effects } from '../fixtures/machines.ts'
+import { door, doorMachine, effects, snapDoor } from '../fixtures/machines.ts'
 
 const codec = new CodecTable().get(undefined)
 const types = async (journal: MemoryJournal, pid: string): Promise<string[]> =>
@@ -85,6 +85,39 @@ for (const mode of MODES) {
         await eventually(async () => (await d.ask('snapshot')).value === 'closed', 2_000)
       })
       assert.equal((await types(journal, 'door/auto')).filter((t) => t.startsWith('xstate.after')).length, 2)
+      await journal.stop()
+    })
+
+    test(`${mode.name} - snapshotEvery stores the persisted snapshot; recovery starts from it and re-arms after`, async () => {
+      const journal = new MemoryJournal()
+      await journal.start()
+      const id = 'snap-door/s'
+      await withKernel(mode, { journal: new ProbeJournal(journal, true) }, async (kernel) => {
+        await kernel.register(snapDoor)
+        const d = kernel.ref<typeof snapDoor>(id)
+        assert.equal((await d.ask('CLOSE')).value, 'closed') // no transition, still an event: seq 1
+        assert.equal((await d.ask('OPEN')).value, 'open') // seq 2: the snapshot
+        assert.equal((await d.ask('OPEN')).value, 'open') // seq 3, after the snapshot
+        await eventually(async () => (await journal.loadSnapshot(id))?.seq === 2)
+      }) // stopped while open, well before the 1.5 s auto-close
+      assert.deepEqual(await types(journal, id), ['CLOSE', 'OPEN', 'OPEN'])
+      const before = effects.opened
+      const again = new ProbeJournal(journal, true)
+      await withKernel(mode, { journal: again }, async (kernel) => {
+        await kernel.register(snapDoor)
+        const d = kernel.ref<typeof snapDoor>(id)
+        const snap = await d.ask('snapshot')
+        assert.equal(snap.value, 'open')
+        assert.equal((snap.context as { opened: number }).opened, 1)
+        assert.deepEqual(
+          again.reads.filter((r) => r.persistenceId === id).map((r) => r.fromSeq),
+          [3],
+          'only the events after the snapshot are read',
+        )
+        await eventually(async () => (await d.ask('snapshot')).value === 'closed', 4_000)
+      })
+      if (!mode.workers) assert.equal(effects.opened, before, 'restoring ran no entry action')
+      assert.equal((await types(journal, id)).at(-1), 'xstate.after.autoClose.door.open')
       await journal.stop()
     })
 

@@ -95,6 +95,31 @@ for (const mode of MODES) {
       })
     })
 
+    test(`${mode.name} - the reply, sends and publishes leave only once the append is done`, async () => {
+      const journal = new ProbeJournal()
+      await withLedger(mode, { journal }, async (kernel) => {
+        await kernel.register(counter)
+        const published: unknown[] = []
+        await kernel.subscribe('ledger.held', (m) => void published.push(m))
+        const seen = kernel.ref<typeof counter>('counter/held')
+        journal.holdAppends = true
+        let replied = false
+        const ask = kernel
+          .ref<typeof account>('account/held')
+          .ask('depositAndTell', { amount: 6, to: 'counter/held', topic: 'ledger.held' })
+          .then((n) => ((replied = true), n))
+        await sleep(80)
+        assert.equal(await journal.highestSeq('account/held'), 0, 'the append is held')
+        assert.equal(replied, false, 'no reply before the append')
+        assert.deepEqual(published, [], 'no publish before the append')
+        assert.equal(await seen.ask('get'), 0, 'no send before the append')
+        journal.release()
+        assert.equal(await ask, 6)
+        assert.equal(await journal.highestSeq('account/held'), 1)
+        await eventually(async () => published.length === 1 && (await seen.ask('get')) === 6)
+      })
+    })
+
     test(`${mode.name} - a mutating apply still leaves no trace of a failed append (the journal is read again)`, async () => {
       const journal = new ProbeJournal()
       await withLedger(mode, { journal }, async (kernel) => {

@@ -2,7 +2,8 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { withCluster, type TransportKind } from '../helpers/cluster.ts'
 import { eventually, rejection, sleep } from '../helpers/kernels.ts'
-import { counter, rejecting, where } from '../fixtures/actors.ts'
+import { counter, refuser, rejecting, where } from '../fixtures/actors.ts'
+import type { MicaError } from '../../src/errors.ts'
 import type { DeadLetter } from '../../src/mailbox/dead-letters.ts'
 
 for (const transport of ['memory', 'tcp'] as TransportKind[]) {
@@ -130,6 +131,35 @@ for (const transport of ['memory', 'tcp'] as TransportKind[]) {
         await sleep(10)
         assert.equal((await rejection(again.ask('take', 6))).code, 'mailbox_full')
         await Promise.all(more)
+      }))
+
+    test("remote - a handler's own 503 or 429 is never retried: the handler ran once, its error arrives as thrown", () =>
+      withCluster(transport, async (c) => {
+        const a = await c.node('a', { retries: 3, retryBackoffMs: 5 })
+        const b = await c.node('b')
+        const d = await c.node('d')
+        await b.register(refuser)
+        await d.register(refuser)
+        const cases = [
+          ['down', 'UnavailableError', 'unavailable', 503],
+          ['busy', 'TooManyRequestsError', 'mailbox_full', 429],
+          ['relayed', 'UnavailableError', 'actor_stopped', 503],
+        ] as const
+        for (const [handler, name, code, status] of cases) {
+          for (const to of ['refuser/', 'refuser/k1']) {
+            const err = (await a
+              .ref(to)
+              .ask(handler)
+              .catch((e: unknown) => e)) as MicaError
+            assert.deepEqual([err.name, err.code, err.status], [name, code, status], `${to} ${handler}`)
+            assert.equal(err.id, `refuser.${handler}`, 'stamped with the endpoint that threw it')
+            assert.equal(err.retryable, false)
+          }
+          const runs = (await Promise.all([b.stats(), d.stats()]))
+            .map((s) => s.handlers[`refuser.${handler}`]?.count ?? 0)
+            .reduce((x, y) => x + y, 0)
+          assert.equal(runs, 2, `${handler}: one run per ask, no retry on another node`)
+        }
       }))
 
     test('remote - sends to a kind hosted nowhere become dead letters', () =>

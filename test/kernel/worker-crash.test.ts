@@ -2,6 +2,7 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { eventually, MODES, rejection, withKernel } from '../helpers/kernels.ts'
 import { counter } from '../fixtures/actors.ts'
+import { chat } from '../fixtures/streams.ts'
 import { hashKey } from '../../src/kernel/address.ts'
 
 const workers = MODES.find((m) => m.workers)!
@@ -50,6 +51,41 @@ describe('kernel worker crashes', () => {
         assert.equal(stats.workers, 2)
       }))
   }
+
+  test('workers - a worker dying mid-stream cancels the stream with worker_crashed; no route is left', () =>
+    withKernel(workers, async (kernel, logger) => {
+      await kernel.register(chat)
+      const ref = kernel.ref<typeof chat>('chat/doomed')
+      const s = ref.stream('crashy', { window: 4 })
+      const echoed: number[] = []
+      const reading = (async () => {
+        for await (const n of s) echoed.push(n)
+      })().catch((err: unknown) => err)
+      await s.send(1)
+      await s.send(2) // the handler crashes its worker after echoing this one
+      assert.deepEqual(await rejection(s.done), {
+        name: 'UnavailableError',
+        code: 'worker_crashed',
+        status: 503,
+      })
+      assert.equal(((await reading) as { code: string }).code, 'worker_crashed')
+      await assert.rejects(s.send(3), { code: 'worker_crashed' })
+      await eventually(() => logger.warnings.some((w) => w.includes('died')))
+      await eventually(async () => (await kernel.stats()).streams === 0)
+      // the actor comes back on the replacement worker and streams again
+      await eventually(async () => {
+        const again = ref.stream('echo')
+        const back: number[] = []
+        const read = (async () => {
+          for await (const n of again) back.push(n)
+        })()
+        await again.send(21).catch(() => undefined)
+        again.end()
+        await Promise.all([read, again.done]).catch(() => undefined)
+        return back[0] === 42
+      }, 5_000)
+      await eventually(async () => (await kernel.stats()).streams === 0)
+    }))
 
   test('workers - a worker over its heap limit dies, is replaced, and the kernel keeps serving', () =>
     withKernel(workers, { workerResourceLimits: { maxOldGenerationSizeMb: 32 } }, async (kernel) => {

@@ -111,7 +111,7 @@ describe('mdns records', () => {
 })
 
 describe('mdns on loopback', () => {
-  test('mdns - a standard listener sees PTR, subtype PTR, SRV, TXT and A; deregister says goodbye', async () => {
+  test('mdns - a standard listener sees PTR, subtype PTR, SRV, TXT and A; deregister and stop say goodbye', async () => {
     const port = ports.next++
     const sniffer = createMdns({ interface: '127.0.0.1', bind: '0.0.0.0', port })
     const heard: ResponsePacket[] = []
@@ -155,6 +155,19 @@ describe('mdns on loopback', () => {
       )
       assert.ok(goodbye.some((a) => a.type === 'SRV' && a.name === instance))
       assert.ok(goodbye.some((a) => a.type === 'PTR' && a.name === '_greeter._sub._mica._tcp.local'))
+
+      // stop says goodbye too, for every node still registered
+      await registry.register(record('cart', 'n2'))
+      await eventually(
+        async () => heardWith((t) => t > 0).filter((a) => a.name === 'n2._mica._tcp.local'),
+        (a) => a.length > 0,
+      )
+      await registry.stop()
+      const onStop = await eventually(
+        async () => heardWith((t) => t === 0).filter((a) => a.name === 'n2._mica._tcp.local'),
+        (a) => a.some((x) => x.type === 'SRV') && a.some((x) => x.type === 'TXT'),
+      )
+      assert.ok(onStop.length >= 2)
     } finally {
       await registry.stop()
       await new Promise<void>((resolve) => sniffer.destroy(resolve))
