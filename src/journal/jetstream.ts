@@ -350,7 +350,7 @@ export class JetStreamJournal implements Journal {
 
   #ctx(link: Link, names: IdNames): ReadContext {
     const { stream, timeout } = this.#settings
-    return { js: link.js, jsm: link.jsm, stream, subject: names.subject, timeout }
+    return { js: link.reader, jsm: link.jsm, stream, subject: names.subject, timeout }
   }
 
   #connected(): Link {
