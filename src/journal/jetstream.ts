@@ -111,12 +111,13 @@ export class JetStreamJournal implements Journal {
     this.#givenMaxEventBytes =
       o.maxEventBytes === undefined ? undefined : positiveOption('maxEventBytes', o.maxEventBytes, 1)
     this.#clock = o.clock ?? systemClock
-    const { connection, servers, name, user, pass, token, credsFile, tls } = o
+    const { connection, servers, noRandomize, name, user, pass, token, credsFile, tls } = o
     const { reconnect, maxReconnectAttempts, reconnectTimeWaitMs } = o
     this.#settings = {
       connection: {
         connection,
         servers,
+        noRandomize,
         name,
         user,
         pass,
