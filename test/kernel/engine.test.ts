@@ -112,3 +112,34 @@ test('engine - a persistent actor on nats is journaled in JetStream and comes ba
     await second.stop()
   }
 })
+
+test('engine - credentials reach every plugin: a token server admits the node with nats.token only', async () => {
+  const guarded = await startNatsServer(['--auth', 's3cret-token'])
+  try {
+    const options = (token?: string) => ({
+      engine: 'nats' as const,
+      servers: guarded.url,
+      workers: 0,
+      logger: captureLogger(),
+      nats: token === undefined ? { maxReconnectAttempts: 0 } : { token },
+    })
+    await assert.rejects(createKernel(options()), { status: 503, message: /Authorization Violation/i })
+    await assert.rejects(createKernel(options('wrong')), { status: 503 })
+    const kernel = await createKernel(options('s3cret-token'))
+    try {
+      await kernel.register(account)
+      const ref = kernel.ref<typeof account>('account/guarded')
+      assert.equal(await ref.ask('deposit', { amount: 3 }), 3, 'registry, transport and journal admitted')
+      const got: unknown[] = []
+      await kernel.subscribe('guarded.news', (msg) => void got.push(msg))
+      await kernel.publish('guarded.news', { n: 1 })
+      const until = Date.now() + 5000
+      while (got.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
+      assert.deepEqual(got, [{ n: 1 }], 'the broker admitted')
+    } finally {
+      await kernel.stop()
+    }
+  } finally {
+    await guarded.close()
+  }
+})
