@@ -1,6 +1,7 @@
 // Node B of the demo: hosts greeter, counter, shouter and the persistent `visits` (file journal in
-// MICA_DEMO_JOURNAL), found by node A over mDNS on loopback (or everything on NATS: MICA_ENGINE=nats). Started by examples/demo.ts; stops
-// cleanly (deregisters, drains) on SIGTERM.
+// MICA_DEMO_JOURNAL), found by node A over mDNS on loopback (or everything on NATS, JetStream journal
+// included: MICA_ENGINE=nats). Started by examples/demo.ts; stops cleanly (deregisters, drains) on
+// SIGTERM.
 import { createKernel, FileJournal, loopbackNetwork } from '../src/index.ts'
 import { counter, greeter, shouter, visits } from './actors.ts'
 
@@ -17,8 +18,8 @@ await kernel.spawn(greeter)
 await kernel.register(counter)
 await kernel.register(shouter)
 await kernel.register(visits)
-// pubsub across nodes: the direct broker records this subscription in the registry; node A's
-// publishes arrive over TCP, and what arrived is told to node A's process
+// pubsub across nodes: the direct broker records this subscription in the registry and node A's
+// publishes arrive over TCP (on NATS: a subject subscription); what arrived is told to node A's process
 await kernel.subscribe('demo.>', (msg, info) => {
   process.send?.({ got: info.topic, msg, trace: info.metadata.trace ?? null })
 })

@@ -9,6 +9,8 @@ export {
 } from './kernel/options.ts'
 export { parseAddress, formatAddress, type Address } from './kernel/address.ts'
 export { embeddedNetwork, loopbackNetwork, type EmbeddedNetworkOptions } from './kernel/network.ts'
+export { DEFAULT_NATS_SERVERS, type Engine, type NatsEngineOptions } from './kernel/engine.ts'
+export type { NatsConnectionOptions } from './nats/connection.ts'
 export { type Stream, DEFAULT_STREAM_WINDOW } from './kernel/stream.ts'
 export type {
   Registry,

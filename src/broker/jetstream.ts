@@ -57,6 +57,11 @@ export interface JetStreamBrokerOptions extends NatsBrokerOptions {
   deadLetterSubject?: (topic: string) => string
   /** Longest wait for a JetStream API answer or a publish ack. Default 5 s. */
   requestTimeoutMs?: number
+  /**
+   * Copies the server keeps of each stream this broker creates: 1 (the default) on one server, 3 on
+   * a 3-server cluster. A stream that exists already keeps its own setting.
+   */
+  replicas?: number
 }
 
 function jetstreamDefaults() {
@@ -68,6 +73,7 @@ function jetstreamDefaults() {
     backoffMs: [100, 1000, 5000],
     deadLetterSubject: (topic: string) => `mica.dead.${topic}`,
     requestTimeoutMs: 5000,
+    replicas: 1,
   }
 }
 type Resolved = JetStreamBrokerOptions & ReturnType<typeof jetstreamDefaults>
@@ -100,7 +106,8 @@ export class JetStreamBroker implements Broker {
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined))
     this.#options = { ...jetstreamDefaults(), ...(given as JetStreamBrokerOptions) }
     checkStreamPrefix(this.#options.streamPrefix)
-    const { maxDeliver, ackWaitMs, backoffMs } = this.#options
+    const { maxDeliver, ackWaitMs, backoffMs, replicas } = this.#options
+    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) invalid('replicas must be 1..5')
     if (!Number.isInteger(maxDeliver) || maxDeliver < 1) invalid('maxDeliver must be an integer >= 1')
     if (!(ackWaitMs >= 1)) invalid('ackWaitMs must be >= 1')
     if (!backoffMs.every((ms) => ms >= 0)) invalid('backoffMs must hold numbers >= 0')
@@ -226,7 +233,8 @@ export class JetStreamBroker implements Broker {
     if (!known) {
       known = (async () => {
         try {
-          await jet.jsm.streams.add({ name: wanted.name, subjects: wanted.subjects })
+          const { replicas } = this.#options
+          await jet.jsm.streams.add({ name: wanted.name, subjects: wanted.subjects, num_replicas: replicas })
           return wanted.name
         } catch (error) {
           // 'already in use' (other settings) or subjects owned by another stream: use the owner.

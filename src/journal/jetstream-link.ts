@@ -38,6 +38,8 @@ export interface Link {
   readonly nats: NatsLink
   readonly nc: NatsConnection
   js: JetStreamClient
+  /** `js` with the reader's shorter timeout: creates the ordered consumers of long reads. */
+  reader: JetStreamClient
   jsm: JetStreamManager
   kv: KV
   headers: () => MsgHdrs
@@ -55,6 +57,13 @@ export interface LinkSettings {
   timeout: number
 }
 
+/**
+ * Longest wait for an ordered consumer of a long read to be created. Far above what creation takes
+ * on a healthy cluster; beyond it the read goes on with direct gets (jetstream-reader.ts), so a
+ * consumer placed on a server that is down costs this long, not a full request timeout.
+ */
+export const READER_TIMEOUT_MS = 2000
+
 export async function openLink(s: LinkSettings): Promise<Link> {
   const [client, jetstream, kvm] = await Promise.all([
     import('@nats-io/transport-node'),
@@ -66,12 +75,13 @@ export async function openLink(s: LinkSettings): Promise<Link> {
   try {
     const jsm = await jetstream.jetstreamManager(nc, { timeout: s.timeout })
     const js = jetstream.jetstream(nc, { timeout: s.timeout })
+    const reader = jetstream.jetstream(nc, { timeout: Math.min(s.timeout, READER_TIMEOUT_MS) })
     const storage = s.storage === 'memory' ? jetstream.StorageType.Memory : jetstream.StorageType.File
     await ensureStream(jsm, s, storage)
     const kvOptions = { replicas: s.replicas, storage, history: 1, timeout: s.timeout }
     const bucket = new kvm.Kvm(js)
     const kv = await bucket.create(s.snapshotBucket, kvOptions).catch(() => bucket.open(s.snapshotBucket))
-    return { nats, nc, js, jsm, kv, headers: () => client.headers(), maxPayload: nats.maxPayload }
+    return { nats, nc, js, reader, jsm, kv, headers: () => client.headers(), maxPayload: nats.maxPayload }
   } catch (error) {
     await nats.close()
     const where = s.connection.connection ? 'the given connection' : String(s.connection.servers)

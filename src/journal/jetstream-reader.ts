@@ -7,13 +7,18 @@
  *    the read starts at the subject's first message (recovery from the start).
  * 2. walk: when the rest spans a few stream sequences, direct gets `next_by_subj` again; otherwise
  *    an ordered consumer filtered on the subject (a single filter subject: nats-server 2.9), from
- *    just after the located message up to the last message known when the read began.
+ *    just after the located message up to the last message known when the read began. When that
+ *    consumer cannot be had (created with the reader's shorter timeout) or stalls, the rest is
+ *    walked with direct gets after all: one round trip a message, but any live replica answers
+ *    them, whereas nats-server 2.9 places the consumer of a replicated stream on any of the
+ *    stream's servers, also one that is down (about one creation in three times out while one
+ *    server of three is).
  *
  * Messages appended after the read began are not returned: a read is a consistent prefix.
  */
 import type { JetStreamClient, JetStreamManager, StoredMsg } from '@nats-io/jetstream'
 import type { MsgHdrs } from '@nats-io/transport-node'
-import { InternalError, ErrorCode } from '../errors.ts'
+import { InternalError, ErrorCode, UnavailableError } from '../errors.ts'
 import { SEQ_HEADER, decodeAppend, readSeq } from './jetstream-codec.ts'
 import { journalError, unavailable } from './jetstream-link.ts'
 import type { JournalEvent } from './journal.ts'
@@ -25,6 +30,7 @@ export interface Tip {
 }
 
 export interface ReadContext {
+  /** Creates the ordered consumers of long reads (READER_TIMEOUT_MS in jetstream-link.ts). */
   js: JetStreamClient
   jsm: JetStreamManager
   stream: string
@@ -115,15 +121,38 @@ export async function readRange(
       if (event.seq >= first && event.seq <= end) out.push(event)
     return last >= end
   }
-  let at = await locate(ctx, first, tip)
+  const at = await locate(ctx, first, tip)
   if (take(at) || at.seq >= tip.streamSeq) return out
-  if (tip.streamSeq - at.seq <= WALK_SPAN) {
-    do at = await nextOnSubject(ctx, at.seq + 1)
-    while (!take(at) && at.seq < tip.streamSeq)
-    return out
+  let cursor = at.seq
+  if (tip.streamSeq - at.seq > WALK_SPAN) {
+    try {
+      const tracked = (msg: Stored): boolean => {
+        cursor = msg.seq
+        return take(msg)
+      }
+      await consume(ctx, at.seq + 1, tip.streamSeq, tracked)
+      return out
+    } catch (error) {
+      if (!(error instanceof UnavailableError)) throw error
+      // no consumer (or it stalled): the rest with direct gets, from what it delivered
+    }
   }
-  await consume(ctx, at.seq + 1, tip.streamSeq, take)
+  await walk(ctx, cursor, tip, take)
   return out
+}
+
+/** Direct gets of the subject's messages after stream sequence `after`, until `take` or the tip. */
+async function walk(
+  ctx: ReadContext,
+  after: number,
+  tip: Tip,
+  take: (msg: Stored) => boolean,
+): Promise<void> {
+  for (let seq = after; seq < tip.streamSeq;) {
+    const msg = await nextOnSubject(ctx, seq + 1)
+    if (take(msg)) return
+    seq = msg.seq
+  }
 }
 
 async function consume(

@@ -111,12 +111,13 @@ export class JetStreamJournal implements Journal {
     this.#givenMaxEventBytes =
       o.maxEventBytes === undefined ? undefined : positiveOption('maxEventBytes', o.maxEventBytes, 1)
     this.#clock = o.clock ?? systemClock
-    const { connection, servers, name, user, pass, token, credsFile, tls } = o
+    const { connection, servers, noRandomize, name, user, pass, token, credsFile, tls } = o
     const { reconnect, maxReconnectAttempts, reconnectTimeWaitMs } = o
     this.#settings = {
       connection: {
         connection,
         servers,
+        noRandomize,
         name,
         user,
         pass,
@@ -350,7 +351,7 @@ export class JetStreamJournal implements Journal {
 
   #ctx(link: Link, names: IdNames): ReadContext {
     const { stream, timeout } = this.#settings
-    return { js: link.js, jsm: link.jsm, stream, subject: names.subject, timeout }
+    return { js: link.reader, jsm: link.jsm, stream, subject: names.subject, timeout }
   }
 
   #connected(): Link {

@@ -23,7 +23,10 @@ export type Engine = 'embedded' | 'nats'
 
 /** What `engine: 'nats'` takes beyond `servers`: connection options shared by all four plugins. */
 export interface NatsEngineOptions extends Omit<NatsConnectionOptions, 'servers' | 'connection'> {
-  /** Copies JetStream keeps of the registry bucket and the journal stream (3 on a cluster). Default 1. */
+  /**
+   * Copies JetStream keeps of the registry bucket, the journal stream and the durable broker's
+   * streams (3 on a 3-server cluster). Default 1.
+   */
   replicas?: number
   /** Pubsub through the JetStream broker (durable, at-least-once) instead of core NATS. Default false. */
   durable?: boolean
@@ -48,14 +51,15 @@ export interface EngineEnvironment {
  * caller's object itself for the embedded engine (nothing to add).
  */
 export function applyEngine(options: KernelOptions, env: EngineEnvironment = process.env): KernelOptions {
-  const engine = options.engine ?? env.MICA_ENGINE ?? 'embedded'
+  // an empty MICA_ENGINE counts as unset
+  const engine = options.engine ?? (env.MICA_ENGINE || 'embedded')
   if (engine === 'embedded') return options
   if (engine !== 'nats')
     throw new BadRequestError(
       ErrorCode.INVALID_OPTIONS,
-      `kernel options: engine must be embedded or nats, got ${String(engine)}`,
+      `kernel options: engine must be embedded or nats, got ${String(engine)}${options.engine === undefined ? ' (from MICA_ENGINE)' : ''}`,
     )
-  const servers = options.servers ?? env.MICA_NATS_SERVERS?.split(',') ?? DEFAULT_NATS_SERVERS
+  const servers = options.servers ?? serversOf(env.MICA_NATS_SERVERS) ?? DEFAULT_NATS_SERVERS
   const {
     replicas = 1,
     durable = false,
@@ -76,8 +80,17 @@ export function applyEngine(options: KernelOptions, env: EngineEnvironment = pro
     broker:
       options.broker ??
       (durable
-        ? new JetStreamBroker({ ...base, ...broker })
+        ? new JetStreamBroker({ ...base, replicas, ...broker })
         : new NatsBroker({ ...base, ...(broker as Partial<NatsBrokerOptions>) })),
     journal: options.journal ?? new JetStreamJournal({ ...base, replicas, ...journal }),
   }
+}
+
+/** `MICA_NATS_SERVERS`: URLs separated by commas (spaces around them allowed); undefined when empty. */
+function serversOf(value: string | undefined): string[] | undefined {
+  const servers = (value ?? '')
+    .split(',')
+    .map((url) => url.trim())
+    .filter((url) => url !== '')
+  return servers.length === 0 ? undefined : servers
 }

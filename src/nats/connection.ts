@@ -1,8 +1,9 @@
 /**
- * One NATS connection, shared by whoever needs it: the options every NATS-backed plugin accepts
+ * A NATS connection for one plugin: the options every NATS-backed plugin accepts
  * (registry, transport, broker, journal), opening a connection from them or adopting the caller's,
- * and following whether it is connected right now. With `engine: 'nats'` the kernel opens one
- * connection and hands it to all four, so a node keeps one socket to its server.
+ * and following whether it is connected right now. With `engine: 'nats'` each of the four opens its
+ * own connection from the same options (see src/kernel/engine.ts for why); a caller that wants one
+ * socket opens it and passes it to each plugin as `connection`.
  *
  * The client (`@nats-io/transport-node`) is imported when a connection is opened, so code that
  * never uses NATS never loads it. An adopted connection is never closed here: its owner closes it.
@@ -13,6 +14,12 @@ import { ErrorCode, UnavailableError } from '../errors.ts'
 export interface NatsConnectionOptions {
   /** `nats://host:port`, or several for a cluster. Required unless `connection` is given. */
   servers?: string | string[]
+  /**
+   * Try `servers` in the order given, first at connect and then at every reconnect (a node attached
+   * to a nearby server, failing over to the others). Default false: the client shuffles them, which
+   * spreads nodes over a cluster.
+   */
+  noRandomize?: boolean
   /** An open connection to use instead of making one; it is left open by `stop()`. */
   connection?: NatsConnection
   /** Connection name shown by the server's monitoring. */
@@ -57,6 +64,7 @@ export async function natsClientOptions(
     maxReconnectAttempts: o.maxReconnectAttempts ?? -1,
     reconnectTimeWait: o.reconnectTimeWaitMs ?? DEFAULT_NATS_RECONNECT_TIME_WAIT_MS,
   }
+  if (o.noRandomize !== undefined) out.noRandomize = o.noRandomize
   if (o.user !== undefined) out.user = o.user
   if (o.pass !== undefined) out.pass = o.pass
   if (o.token !== undefined) out.token = o.token

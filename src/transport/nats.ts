@@ -10,6 +10,15 @@
  * connections, and the receiver of any message knows its peer without a header.
  *
  * An inbound peer's address is `nats:<token of its dialer's inbox>` (TCP gives the remote host:port).
+ * A node thus has one inbox subject (its address) and, once it dials, one return subject: two
+ * subscriptions per node whatever the number of peers.
+ *
+ * Routing rides in the envelope, not in NATS headers (issue 6 suggested headers). DESIGN fixes one
+ * envelope for every hop, so a relay reads the small header map and passes the body unread on
+ * threads, TCP and NATS alike; a NATS message here carries a batch of envelopes (everything a peer
+ * queued in one tick), which one set of message headers could not describe; and the client encodes
+ * and parses headers per message, a cost the frames do not pay. Headers mark only the rare control
+ * messages (nats-wire.ts).
  *
  * Batching: everything a peer queues in one tick leaves as one NATS message of length-prefixed
  * frames (framing.ts, the envelope codec of TCP), cut between frames at the server's max_payload.

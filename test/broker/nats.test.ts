@@ -4,6 +4,7 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { connect } from '@nats-io/transport-node'
+import { jetstreamManager } from '@nats-io/jetstream'
 import type { BrokerBaseOptions, BrokerMessage } from '../../src/broker/broker.ts'
 import { NatsBroker, type NatsBrokerOptions } from '../../src/broker/nats.ts'
 import { JetStreamBroker } from '../../src/broker/jetstream.ts'
@@ -124,4 +125,23 @@ test('nats - brokers share a connection they are given, and leave it open when t
 test('nats - a broker with neither servers nor a connection is refused at construction', () => {
   assert.throws(() => new NatsBroker({}), { code: 'invalid_options', message: /servers or connection/ })
   assert.throws(() => new JetStreamBroker({}), { code: 'invalid_options', message: /servers or connection/ })
+})
+
+test('jetstream - replicas must be 1..5; its streams are made with that many copies', async () => {
+  for (const replicas of [0, 6, 1.5])
+    assert.throws(() => new JetStreamBroker({ servers: 'nats://127.0.0.1:1', replicas }), {
+      code: 'invalid_options',
+      message: /replicas must be 1\.\.5/,
+    })
+  const broker = new JetStreamBroker({ servers: server.url, replicas: 1, streamPrefix: 'REPL_' })
+  const nc = await connect({ servers: server.url })
+  try {
+    await broker.start()
+    await broker.publish('replicated.one', { body: new Uint8Array([1]) })
+    const info = await (await jetstreamManager(nc)).streams.info('REPL_replicated')
+    assert.equal(info.config.num_replicas, 1)
+  } finally {
+    await broker.stop()
+    await nc.close()
+  }
 })

@@ -2,7 +2,8 @@
 // port and a free route port, routes to the other two, JetStream clustered (each server its own temp
 // store dir) so streams and KV buckets can be replicated R3. `stop(i)` kills server i by its pid,
 // `restart(i)` brings it back on the same ports and store, `close` stops every server and removes
-// the temp dirs. `ready` resolves once JetStream has a meta leader (it answers account info).
+// the temp dirs. Start resolves once JetStream has a meta leader (it answers account info), and
+// `ready()` waits for that again (after a server came back, JetStream may be briefly unavailable).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -17,6 +18,8 @@ export interface NatsCluster {
   urls: string[]
   stop(index: number): Promise<void>
   restart(index: number): Promise<void>
+  /** Resolves once the cluster's JetStream answers again (it has a meta leader). */
+  ready(): Promise<void>
   close(): Promise<void>
 }
 
@@ -92,6 +95,7 @@ export async function startNatsCluster(): Promise<NatsCluster> {
       await stop(i)
       await launch(i)
     },
+    ready: () => jetstreamReady(urls),
     close,
   }
 }

@@ -21,14 +21,15 @@ const NATS_DEFAULT_PORT = 4222
 const READY_TIMEOUT_MS = 10_000
 const KILL_GRACE_MS = 3000
 
-export async function startNatsServer(): Promise<NatsServer> {
+/** `args`: more nats-server flags (e.g. `['--auth', token]`), kept across restarts. */
+export async function startNatsServer(args: readonly string[] = []): Promise<NatsServer> {
   const port = await freePort()
   const dir = await mkdtemp(join(tmpdir(), 'mica-nats-'))
   let child: ChildProcess | undefined
 
   const launch = async (): Promise<void> => {
-    const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir]
-    const proc = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+    const argv = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir, ...args]
+    const proc = spawn('nats-server', argv, { stdio: ['ignore', 'ignore', 'pipe'] })
     child = proc
     let log = ''
     proc.stderr!.on('data', (chunk: Buffer) => {

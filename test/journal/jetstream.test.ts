@@ -5,13 +5,14 @@ import { test, before, after } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import assert from 'node:assert/strict'
 import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node'
-import { jetstream, jetstreamManager } from '@nats-io/jetstream'
+import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
 import { ConflictError, UnavailableError } from '../../src/errors.ts'
 import { JetStreamJournal, type JetStreamJournalOptions } from '../../src/journal/jetstream.ts'
 import { APPEND_HEADER, SEQ_HEADER, encodeAppend } from '../../src/journal/jetstream-codec.ts'
 import { encodeId } from '../../src/journal/jetstream-subjects.ts'
-import { MAX_PERSISTENCE_ID_LENGTH } from '../../src/journal/journal.ts'
+import { fetchTip, readRange, type ReadContext } from '../../src/journal/jetstream-reader.ts'
+import { MAX_PERSISTENCE_ID_LENGTH, type JournalEvent } from '../../src/journal/journal.ts'
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts'
 import { bytes, journalContract, text, texts } from './contract.ts'
 
@@ -168,6 +169,61 @@ test('jetstream - 10,000 events of one id read back complete and in order, from 
     assert.equal(await journal.highestSeq('long'), 10_000)
     assert.equal((await journal.read('other', 1)).length, 1000)
   } finally {
+    await journal.stop()
+  }
+})
+
+test('jetstream - a long read goes on with direct gets when its consumer cannot be had, or breaks midway', async () => {
+  const options = fresh()
+  const journal = await open(options)
+  const nc = await connect({ servers: server.url })
+  try {
+    for (let i = 0; i < 100; i++) await journal.append('walk', [bytes(`w${i + 1}`)], i)
+    const real = jetstream(nc, { timeout: 2000 })
+    const jsm = await jetstreamManager(nc, { timeout: 2000 })
+    const subject = `${options.subjectPrefix}.${encodeId('walk')}`
+    const ctx = (js: JetStreamClient): ReadContext => ({
+      js,
+      jsm,
+      stream: options.stream!,
+      subject,
+      timeout: 2000,
+    })
+    const tip = await fetchTip(ctx(real))
+    const expected = Array.from({ length: 100 }, (_, i) => `w${i + 1}`)
+    const payloads = (events: JournalEvent[]) => events.map((e) => text(e.payload))
+    // as when nats-server 2.9 placed the ordered consumer on a server that is down: creation times out
+    const noConsumer = {
+      consumers: { get: () => Promise.reject(new Error('timeout')) },
+    } as unknown as JetStreamClient
+    assert.deepEqual(payloads(await readRange(ctx(noConsumer), 1, 100, tip)), expected)
+    // a consumer that delivers 30 messages, then fails: the rest is read once, after them
+    const breaking = {
+      consumers: {
+        get: async (stream: string, opts: unknown) => {
+          const consumer = await real.consumers.get(stream, opts as never)
+          return {
+            consume: async (o: unknown) => {
+              const messages = await consumer.consume(o as never)
+              return {
+                close: () => messages.close(),
+                async *[Symbol.asyncIterator]() {
+                  let n = 0
+                  for await (const m of messages) {
+                    if (++n > 30) throw new Error('connection lost')
+                    yield m
+                  }
+                },
+              }
+            },
+          }
+        },
+      },
+    } as unknown as JetStreamClient
+    assert.deepEqual(payloads(await readRange(ctx(breaking), 1, 100, tip)), expected)
+    assert.deepEqual(payloads(await readRange(ctx(noConsumer), 41, 90, tip)), expected.slice(40, 90))
+  } finally {
+    await nc.close()
     await journal.stop()
   }
 })

@@ -17,6 +17,7 @@ import { NatsRegistry, type NatsRegistryOptions } from '../../src/registry/nats.
 import { encodeValue, keyOf } from '../../src/registry/nats-records.ts'
 import type { Service, WatchEvent } from '../../src/registry/registry.ts'
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts'
+import { ManualClock } from '../helpers/manual-clock.ts'
 import { eventually, nextEvent, record, registryContract } from './contract.ts'
 
 const TTL_MS = 1000
@@ -98,6 +99,33 @@ test('nats - the heartbeat keeps a node alive well past its TTL, with no event',
     watcher.stop()
     await Promise.all([writer.stop(), reader.stop()])
     await watching
+  }
+})
+
+test('nats - a node registered with a TTL is put again every TTL/3 (on the registry clock)', async () => {
+  const clock = new ManualClock(Date.now())
+  const shared = options({ clock })
+  const registry = await started(shared)
+  const nc = await connect({ servers: server.url })
+  try {
+    await registry.register(record('greeter', 'n1'), { ttlMs: 900 })
+    const kv = await new Kvm(jetstream(nc)).open(shared.bucket!)
+    const revision = async () => (await kv.get(keyOf('greeter', '1.0.0', 'n1')))!.revision
+    const first = await revision()
+    clock.advance(299)
+    await sleep(100)
+    assert.equal(await revision(), first, 'no put before TTL/3')
+    clock.advance(1)
+    await eventually(revision, (r) => r > first)
+    const second = await revision()
+    clock.advance(299)
+    await sleep(100)
+    assert.equal(await revision(), second, 'the next one TTL/3 later')
+    clock.advance(1)
+    await eventually(revision, (r) => r > second)
+  } finally {
+    await registry.stop()
+    await nc.close()
   }
 })
 

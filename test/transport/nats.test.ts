@@ -289,6 +289,49 @@ describe('nats transport - kernels', () => {
     )
   })
 
+  test('nats - stream flow control: a slow reader holds the writer to its window across NATS', async () => {
+    const a = await node('fa')
+    const b = await node('fb')
+    await b.register(chat)
+    const ref = a.ref<typeof chat>('chat/slow')
+    const s = ref.stream('slow', { window: 4 })
+    let lastRead = 0
+    let maxAhead = 0
+    const reading = (async () => {
+      for await (const n of s) lastRead = n
+    })()
+    for (let sent = 1; sent <= 40; sent++) {
+      await s.send(sent)
+      maxAhead = Math.max(maxAhead, sent - lastRead)
+    }
+    s.end()
+    await reading
+    await s.done
+    assert.equal(lastRead, 40)
+    // the window (4), the one in the reader's hands, a report on its way back
+    assert.ok(maxAhead <= 4 + 3, `writer ran ${maxAhead} ahead of the reader`)
+    assert.ok(maxAhead >= 3, `writer was not serialized: ${maxAhead} ahead`)
+    assert.equal((await b.ref<typeof chat>('chat/slow').ask('state')).read, 40)
+  })
+
+  test('nats - an ask to a node nobody listens for (no responders) fails as unavailable, 503', async () => {
+    const a = await node('ua', { reconnect: { initialMs: 20, maxMs: 100 } })
+    await registry.register({
+      name: 'ghost',
+      version: '',
+      metadata: {},
+      endpoints: [],
+      nodes: [{ id: 'ghost-node', address: `nats:${randomToken()}`, metadata: {} }],
+    })
+    const started = Date.now()
+    const failed = await rejection(a.ref('ghost/x').ask('boo', undefined, { timeout: 5_000 }))
+    assert.deepEqual([failed.status, failed.code], [503, ErrorCode.UNAVAILABLE])
+    assert.ok(
+      Date.now() - started < 2_000,
+      `refused at once, not at the deadline (${Date.now() - started} ms)`,
+    )
+  })
+
   // last in the file: it restarts the file's server
   test('nats - the server restarted under traffic: asks fail fast or succeed, nothing hangs, traffic resumes', async () => {
     const fast = { heartbeatMs: 100, reconnectTimeWaitMs: 50, reconnect: { initialMs: 20, maxMs: 200 } }
