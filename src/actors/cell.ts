@@ -194,10 +194,13 @@ export class ActorCell {
   abort(): void {
     if (this.#status === STOPPED) return
     this.#turn++
-    // the caller of an abandoned turn (an ask, a stream) hears it now instead of at its deadline
+    // the caller of an abandoned turn (an ask, a stream) hears it now instead of at its deadline;
+    // the handler was running, so the error carries this address, not the runtime's id (not retried)
     const abandoned = this.current
     this.current = undefined
-    abandoned?.reply?.fail(new UnavailableError(ErrorCode.KERNEL_STOPPED, `${this.address} stopped mid-turn`))
+    abandoned?.reply?.fail(
+      new UnavailableError(ErrorCode.KERNEL_STOPPED, `${this.address} stopped mid-turn`, this.address),
+    )
     if (this.#status === IDLE) this.owner.busy(1) // #finalize accounts for one busy slot
     this.finalize()
   }
@@ -386,7 +389,7 @@ export class ActorCell {
   }
 
   protected fault(d: Delivery, err: unknown): void {
-    const error = MicaError.from(err, this.address)
+    const error = handlerError(err, this.address)
     if (d.reply !== undefined) {
       if (!d.reply.settled) d.reply.fail(error)
     } else if (d.handler.charCodeAt(0) !== 36) {
@@ -498,4 +501,15 @@ export function isThenable(value: unknown): value is PromiseLike<unknown> {
     (typeof value === 'object' || typeof value === 'function') &&
     typeof (value as PromiseLike<unknown>).then === 'function'
   )
+}
+
+/**
+ * The error a fault answers with. A MicaError thrown with the runtime's default id (`mica`) is
+ * stamped with the actor's address, so no error that left a handler looks like the runtime's own
+ * refusal: callers retry those (service/client-options.ts `reachedNoHandler`), and a handler's
+ * `errors.unavailable(...)` must not run it again, on whatever thread it ran.
+ */
+function handlerError(err: unknown, address: string): MicaError {
+  const error = MicaError.from(err, address)
+  return error.id === 'mica' ? MicaError.fromWire({ ...error.toWire(), id: address }) : error
 }

@@ -10,7 +10,10 @@ import { rejection, sleep } from '../helpers/kernels.ts'
 import { withServices, type Services } from './kit.ts'
 import { RegistryView } from '../helpers/cluster.ts'
 import { replyMetadata } from '../../src/service/call-scope.ts'
-import { greeter } from './greeter.ts'
+import { greeter, journaled } from './greeter.ts'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 
 /** A kind whose handler counts its runs and fails as told. */
 function counting(kind: string) {
@@ -113,6 +116,49 @@ describe('service client', () => {
       assert.equal(runs.length, 3, 'retryOn opted in: first try and two retries')
       assert.deepEqual(seen, [true, true])
       assert.equal(new Set(runs).size, 1, 'the kind is stateless: each node serves Work/')
+    })
+  })
+
+  test("client - on worker threads too, a handler's own 503 is not retried (errors leaving a handler carry its address)", async () => {
+    await withServices(async (s) => {
+      // the handler runs on a worker: it counts its runs in a file the test reads
+      await s.started({ name: 'work', workers: 1 }, (w) => w.handle(journaled))
+      await s.started({ name: 'work', workers: 1 }, (w) => w.handle(journaled))
+      const caller = await s.started({ name: 'caller' })
+      const file = join(mkdtempSync(join(tmpdir(), 'mica-runs-')), 'runs')
+      try {
+        for (const fail of ['unavailable', 'internal'] as const) {
+          writeFileSync(file, '')
+          const e = await rejection(
+            caller.client.call('work', 'Journaled.run', { file, fail }, { retries: 3, backoff: 1 }),
+          )
+          assert.equal(e.status, fail === 'unavailable' ? 503 : 500)
+          assert.equal(readFileSync(file, 'utf8').length, 1, `${fail}: the handler ran once`)
+        }
+      } finally {
+        rmSync(dirname(file), { recursive: true, force: true })
+      }
+    })
+  })
+
+  test('client - a call whose handler was cut off by its node stopping (drain timeout) is not repeated', async () => {
+    await withServices(async (s) => {
+      const { def, runs } = counting('Work')
+      const a = await s.started({ name: 'work', kernel: { drainTimeoutMs: 50 } }, (w) => w.handle(def))
+      await s.started({ name: 'work' }, (w) => w.handle(def))
+      const caller = await s.started({ name: 'caller' })
+      const aFirst = (nodes: readonly RegistryNode[]) => nodes.find((n) => n.id === a.kernel.nodeId)
+      const call = caller.client.call('work', 'Work.slow', 300, {
+        retries: 3,
+        backoff: 1,
+        selectOptions: { strategy: aFirst },
+      })
+      await sleep(30)
+      const stopping = a.stop()
+      const e = await rejection(call)
+      await stopping
+      assert.deepEqual([e.status, e.code], [503, 'kernel_stopped'])
+      assert.deepEqual(runs, ['slow'], 'not run again on the other node')
     })
   })
 
