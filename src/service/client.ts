@@ -52,6 +52,8 @@ export interface ClientPorts {
   readonly from?: string
   /** Records this process serves itself, by name. */
   own(name: string): RegistryRecord[]
+  /** Whether calls may go out (the service's kernel has started); a call before is refused at once. */
+  ready?(): boolean
   readonly wrappers?: readonly WrapperSet[]
   readonly options?: ClientOptions
 }
@@ -101,6 +103,7 @@ export class Client {
   call<R = unknown>(service: string, endpoint: string, request?: unknown, options?: CallOptions): Promise<R> {
     let req: CallRequest
     try {
+      this.#assertReady()
       splitEndpoint(endpoint)
       const o: CallOptions = { ...this.#defaults, ...options }
       checkClientOptions(o, 'call options')
@@ -131,6 +134,7 @@ export class Client {
     endpoint: string,
     options: StreamOptions & Pick<CallOptions, 'selectOptions' | 'id'> = {},
   ): Promise<Stream<In, Out>> {
+    this.#assertReady()
     const { kind, handler } = splitEndpoint(endpoint)
     const node = await this.#select(service, endpoint, options, new Set())
     const ref = this.#p.kernel.ref(`${kind}/${options.id ?? ''}@${node.id}`)
@@ -147,12 +151,28 @@ export class Client {
 
   /** Publishes `message` to `topic` through the kernel's broker. */
   publish(topic: string, message: unknown, options?: PublishOptions): Promise<void> {
+    try {
+      this.#assertReady()
+    } catch (err) {
+      return Promise.reject(MicaError.from(err))
+    }
     return this.#p.kernel.publish(topic, message, options)
   }
 
   /** A client typed from a definition's handlers: `typed(greeter).hello({ name })`. */
   typed<D extends AnyActorDefinition>(definition: D, service: string = definition.kind): TypedClient<D> {
     return typedClient(this, definition, service)
+  }
+
+  /** Before its kernel started, nothing can go out (an ask would wait for its deadline, a stream for ever). */
+  #assertReady(): void {
+    if (this.#p.ready?.() === false) {
+      throw new UnavailableError(
+        ErrorCode.KERNEL_STOPPED,
+        `${this.#p.from ?? 'the client'} is not started: start() or run() it first`,
+        'client',
+      )
+    }
   }
 
   async #core(req: CallRequest): Promise<unknown> {

@@ -59,6 +59,8 @@ export class Service {
   readonly #handlerWrappers: HandlerWrapper[]
   #state: State = 'new'
   #startedAt = 0
+  /** The kernel has started (the client may call out: in afterStart, and while stopping drains). */
+  #kernelUp = false
   #timer: TimerHandle | undefined
   #stopped: Promise<void> | undefined
   #stopRequested!: () => void
@@ -78,6 +80,7 @@ export class Service {
       clock: this.kernel.clock,
       from: this.name,
       own: (name) => (name === this.name && this.#state === 'running' ? [this.#record()] : []),
+      ready: () => this.#kernelUp,
       wrappers: this.#o.wrappers,
       options: this.#o.client,
     })
@@ -123,6 +126,7 @@ export class Service {
     try {
       await this.#o.hooks.beforeStart?.()
       await this.kernel.start()
+      this.#kernelUp = true
       this.#startedAt = this.kernel.clock.now()
       await this.kernel.register(
         debugDefinition({
