@@ -150,13 +150,13 @@ describe('service options', () => {
       const b = await s.started({ name: 'greeter' }, (g) => g.handle(greeter))
       const caller = await s.started({ name: 'caller', selector: new Selector({ strategy: roundRobin() }) })
       const seen: string[] = []
-      for (let i = 0; i < 4; i++) {
-        const r = await caller.client.call<{ health: unknown }>('greeter', 'Debug.Health')
-        seen.push((r as unknown as { node: string }).node)
+      for (let i = 0; i < 8; i++) {
+        const r = await caller.client.call<{ node: string }>('greeter', 'Debug.Health')
+        seen.push(r.node)
       }
       assert.deepEqual(new Set(seen), new Set([a.kernel.nodeId, b.kernel.nodeId]))
-      assert.notEqual(seen[0], seen[1])
-      assert.equal(seen[0], seen[2])
+      const [first, second] = seen
+      assert.deepEqual(seen, [first, second, first, second, first, second, first, second], 'alternating')
     })
   })
 
@@ -242,30 +242,43 @@ describe('service options', () => {
 
   test('service - Debug.Health and Debug.Stats through the ordinary call path', async () => {
     await withServices(async (s) => {
-      const svc = await s.started({ name: 'greeter', version: '3' }, (g) => g.handle(greeter))
+      const svc = await s.started({ name: 'greeter', version: '3' }, async (g) => {
+        await g.handle(greeter)
+        await g.handle(slow)
+      })
       const caller = await s.started({ name: 'caller' })
       await caller.client.call('greeter', 'Greeter.hello', { name: 'x' })
       await rejection(caller.client.call('greeter', 'Greeter.hello', { name: '' }))
+      await sleep(30)
       const health = await caller.client.call<Record<string, unknown>>('greeter', 'Debug.Health')
+      assert.deepEqual(Object.keys(health).sort(), ['node', 'service', 'status', 'uptimeMs', 'version'])
       assert.equal(health.status, 'ok')
       assert.equal(health.service, 'greeter')
       assert.equal(health.version, '3')
       assert.equal(health.node, svc.kernel.nodeId)
-      assert.ok((health.uptimeMs as number) >= 0)
+      assert.ok((health.uptimeMs as number) >= 25, `uptime counts from start: ${String(health.uptimeMs)}`)
+      // three calls to the one stateless Slow/ actor: one runs, two wait in its mailbox
+      const waits = [1, 2, 3].map(() => caller.client.call('greeter', 'Slow.wait', 150))
+      await sleep(20)
       const stats = await caller.client.call<{
-        memory: { rss: number }
+        memory: { rss: number; heapUsed: number; heapTotal: number; external: number }
         actors: number
-        mailboxes: unknown[]
-        endpoints: Record<string, { count: number; errors: number }>
+        pendingAsks: number
+        mailboxes: { address: string; depth: number }[]
+        endpoints: Record<string, { count: number; errors: number; totalMs?: number }>
       }>('greeter', 'Debug.Stats')
-      assert.ok(stats.memory.rss > 0)
-      assert.ok(stats.actors >= 2, 'Greeter/ and Debug/')
-      assert.ok(Array.isArray(stats.mailboxes))
+      assert.ok(stats.memory.rss >= stats.memory.heapTotal && stats.memory.heapTotal >= stats.memory.heapUsed)
+      assert.ok(stats.memory.heapUsed > 0 && stats.memory.external > 0)
+      assert.equal(stats.actors, 3, 'Greeter/, Slow/ and Debug/')
+      assert.deepEqual(stats.mailboxes, [{ address: 'Slow/', depth: 2 }])
       assert.deepEqual(
         [stats.endpoints['Greeter.hello']!.count, stats.endpoints['Greeter.hello']!.errors],
         [2, 1],
       )
+      assert.equal(typeof stats.endpoints['Greeter.hello']!.totalMs, 'number')
+      assert.equal(stats.endpoints['Debug.Health'], undefined, 'Debug calls are not counted')
       assert.deepEqual(svc.metrics()['Greeter.hello']!.count, 2)
+      await Promise.all(waits)
     })
   })
 })
