@@ -75,7 +75,8 @@ export class Service {
     this.#handlerWrappers = [...pick(this.#o.wrappers, 'handler'), this.#counts.handler]
     this.client = new Client({
       kernel: this.kernel,
-      registry: this.#o.kernel.registry,
+      // the kernel's resolved registry: the one given, or the engine's (`engine: 'nats'`, MICA_ENGINE)
+      registry: this.kernel.options.network?.registry,
       selector: this.#o.selector,
       clock: this.kernel.clock,
       from: this.name,
@@ -174,7 +175,7 @@ export class Service {
     this.#timer?.cancel()
     try {
       if (wasRunning) await this.#o.hooks.beforeStop?.()
-      const registry = this.#o.kernel.registry
+      const registry = this.kernel.options.network?.registry
       if (registry !== undefined && this.kernel.address !== undefined)
         await registry.deregister(this.#record()).catch(() => undefined)
       await Promise.all(this.#active.map((s) => s.unsubscribe().catch(() => undefined)))
