@@ -253,6 +253,19 @@ describe('service client', () => {
         caller.client.call('greeter', 'Greeter.whoami', undefined, { metadata: { k: 'x'.repeat(9_000) } }),
       )
       assert.deepEqual(big, { name: 'BadRequestError', code: 'bad_request', status: 400 })
+      const many = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v']))
+      const wide = await rejection(
+        caller.client.call('greeter', 'Greeter.whoami', undefined, { metadata: many }),
+      )
+      assert.deepEqual([wide.status, wide.code], [400, 'bad_request'], 'at most 64 entries')
+      const fits = Object.fromEntries(Array.from({ length: 63 }, (_, i) => [`k${i}`, 'v']))
+      const ok = await caller.client.call<{ metadata: Record<string, string> }>(
+        'greeter',
+        'Greeter.whoami',
+        undefined,
+        { metadata: fits },
+      )
+      assert.equal(Object.keys(ok.metadata).length, 64, '63 and Micro-From-Service')
     })
   })
 
