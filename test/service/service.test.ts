@@ -12,6 +12,7 @@ import { RegistryView } from '../helpers/cluster.ts'
 import { rejection, sleep } from '../helpers/kernels.ts'
 import { withServices } from './kit.ts'
 import { greeter, slow, tally } from './greeter.ts'
+import { wrapped, wrappedSchemas } from './wrapped.ts'
 
 describe('service options', () => {
   test('service - options are validated with invalid_options', () => {
@@ -191,6 +192,39 @@ describe('service options', () => {
         endpoints: Record<string, { count: number; errors: number; totalMs?: number }>
       }>('greeter', 'Debug.Stats')
       assert.deepEqual(stats.endpoints['Greeter.hello'], { count: 2, errors: 1 })
+    })
+  })
+
+  test('service - wrapDefinition: handler wrappers, reply metadata and the service id on a worker thread', async () => {
+    await withServices(async (s) => {
+      await s.started({ name: 'wrapped', workers: 1 }, (w) => w.handle(wrapped, { schemas: wrappedSchemas }))
+      const caller = await s.started({ name: 'caller' })
+      const back: Record<string, string>[] = []
+      const reply = await caller.client.call(
+        'wrapped',
+        'Wrapped.hello',
+        { name: 'w' },
+        {
+          onReplyMetadata: (md) => void back.push(md),
+        },
+      )
+      assert.deepEqual(reply, { greeting: 'Hello w' })
+      assert.deepEqual(back, [{ 'Served-On': 'worker' }])
+      const caught = async (body: unknown) => {
+        try {
+          await caller.client.call('wrapped', 'Wrapped.hello', body)
+        } catch (err) {
+          return err as { status: number; id: string; detail: string }
+        }
+        throw new Error('expected a rejection')
+      }
+      const invalid = await caught({})
+      assert.deepEqual([invalid.status, invalid.id], [400, 'wrapped'])
+      assert.match(invalid.detail, /request field name is required/)
+      const down = await caught({ name: 'down' })
+      assert.deepEqual([down.status, down.id], [503, 'wrapped'], "the handler's 503, stamped by the service")
+      const stats = await caller.client.call<{ endpoints: Record<string, unknown> }>('wrapped', 'Debug.Stats')
+      assert.deepEqual(stats.endpoints['Wrapped.hello'], { count: 3, errors: 2 }, 'no totalMs on workers')
     })
   })
 
