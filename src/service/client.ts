@@ -30,6 +30,7 @@ import {
   type ClientOptions,
 } from './client-options.ts'
 import { Resolver } from './resolver.ts'
+import { Waits } from './waits.ts'
 import { unwrapReply } from './reply.ts'
 import { typedClient, type TypedClient } from './typed.ts'
 import {
@@ -66,6 +67,7 @@ export class Client {
   readonly #bulkheads: Bulkheads | undefined
   readonly #call: CallFn
   readonly #attempt: AttemptFn
+  readonly #waits: Waits
 
   constructor(ports: ClientPorts) {
     this.#p = ports
@@ -89,9 +91,15 @@ export class Client {
             ports.clock,
           )
     this.#bulkheads = d.bulkhead === undefined ? undefined : new Bulkheads(d.bulkhead)
+    this.#waits = new Waits(ports.clock)
     const sets = ports.wrappers ?? []
     this.#attempt = compose(pick(sets, 'call'), (req: AttemptRequest) => this.#ask(req))
     this.#call = compose(pick(sets, 'client'), (req: CallRequest) => this.#core(req))
+  }
+
+  /** Ends the backoff waits of calls in progress (they fail with `kernel_stopped`); idempotent. */
+  stop(): void {
+    this.#waits.stop()
   }
 
   /** The circuit of a node: `closed`, `open` or `half-open` (`closed` when no breaker is set). */
@@ -205,7 +213,7 @@ export class Client {
           ) {
             throw error
           }
-          await new Promise<void>((resolve) => this.#p.clock.setTimeout(resolve, wait))
+          await this.#waits.wait(wait, o.signal)
         }
       }
     } finally {

@@ -182,6 +182,7 @@ export class Service {
       await this.kernel.stop()
       if (wasRunning) await this.#o.hooks.afterStop?.()
     } finally {
+      this.client.stop() // after the drain: handlers draining may still call out
       this.#state = 'stopped'
     }
   }

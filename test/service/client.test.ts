@@ -436,6 +436,30 @@ describe('service client', () => {
     })
   })
 
+  test("client - a backoff wait ends at once on the call's signal (aborted) and on the service's stop", async () => {
+    await withServices(async (s) => {
+      const { def } = counting('Work')
+      await s.started({ name: 'work' }, (w) => w.handle(def))
+      await ghost(s, 'work')
+      const caller = await s.started({ name: 'caller' })
+      const long = { backoff: 10_000, timeout: 30_000, selectOptions: { strategy: ghostFirst } }
+      const ac = new AbortController()
+      const t0 = Date.now()
+      const aborted = caller.client.call('work', 'Work.run', {}, { ...long, signal: ac.signal })
+      setTimeout(() => ac.abort(), 30)
+      assert.equal((await rejection(aborted)).code, 'aborted')
+      const waiting = caller.client.call('work', 'Work.run', {}, long)
+      await sleep(30)
+      await caller.stop()
+      assert.deepEqual(await rejection(waiting), {
+        name: 'UnavailableError',
+        code: 'kernel_stopped',
+        status: 503,
+      })
+      assert.ok(Date.now() - t0 < 2_000, 'neither waited out its 10 s backoff')
+    })
+  })
+
   test('client - backoff: a number doubles from there, a function is used as it is', () => {
     assert.deepEqual([1, 2, 3, 4].map(backoffFn(undefined)), [10, 20, 40, 80])
     assert.deepEqual([1, 2, 3].map(backoffFn(5)), [5, 10, 20])
