@@ -190,7 +190,7 @@ describe('service client', () => {
       const t0 = Date.now()
       const late = await rejection(caller.client.call('work', 'Work.slow', 500, { timeout: 50 }))
       assert.equal(late.code, 'timeout')
-      assert.ok(Date.now() - t0 < 400)
+      assert.ok(Date.now() - t0 < 400, 'the timeout ended the call')
       const ac = new AbortController()
       const p = caller.client.call('work', 'Work.slow', 300, { signal: ac.signal })
       setTimeout(() => ac.abort(), 20)
@@ -219,7 +219,7 @@ describe('service client', () => {
         timeout: 1_234,
       })
       assert.equal(r.inner, r.mine, 'same absolute deadline one hop further')
-      assert.ok(r.mine >= before + 1_234 && r.mine <= Date.now() + 1_234)
+      assert.ok(r.mine >= before + 1_234 && r.mine <= Date.now() + 1_234, 'the deadline of the timeout')
     })
   })
 
@@ -519,7 +519,7 @@ describe('service client', () => {
       const caller = await s.started({ name: 'caller', client: { timeout: 40 } })
       const t0 = Date.now()
       assert.equal((await rejection(caller.client.call('work', 'Work.slow', 300))).code, 'timeout')
-      assert.ok(Date.now() - t0 < 250)
+      assert.ok(Date.now() - t0 < 250, "the client's timeout ended the call")
       assert.equal(await caller.client.call('work', 'Work.slow', 300, { timeout: 1_000 }), 'slow ok')
     })
   })

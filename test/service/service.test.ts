@@ -59,7 +59,10 @@ describe('service options', () => {
       // a kind handled after start joins the record
       await svc.handle(slow)
       const [again] = await s.registry.getService('greeter')
-      assert.ok(again!.endpoints.some((e) => e.name === 'Slow.wait'))
+      assert.ok(
+        again!.endpoints.some((e) => e.name === 'Slow.wait'),
+        'Slow.wait joined the record',
+      )
       await svc.stop()
       assert.deepEqual(await s.registry.getService('greeter'), [])
     })
@@ -90,7 +93,10 @@ describe('service options', () => {
       while (ttls.length < 4 && Date.now() - t0 < 1_500) await sleep(10)
       assert.ok(ttls.length >= 4, `renewed every 30 ms (${ttls.length} registrations)`)
       await sleep(150) // past the 120 ms TTL since the last renewal seen
-      assert.ok(ttls.every((t) => t === 120))
+      assert.ok(
+        ttls.every((t) => t === 120),
+        `every registration has the TTL: ${ttls.join()}`,
+      )
       assert.equal((await s.registry.getService('greeter')).length, 1, 'still registered past the TTL')
     })
   })
@@ -273,7 +279,7 @@ describe('service options', () => {
       for (let i = 0; i < 100 && got.length < 4; i++) await sleep(5)
       await sleep(20)
       assert.equal(got.length, 4, got.join())
-      assert.ok(got.some((g) => g.startsWith('a:')) && got.some((g) => g.startsWith('b:')))
+      assert.ok(got.some((g) => g.startsWith('a:')) && got.some((g) => g.startsWith('b:')), got.join())
     })
   })
 
@@ -304,8 +310,9 @@ describe('service options', () => {
         mailboxes: { address: string; depth: number }[]
         endpoints: Record<string, { count: number; errors: number; totalMs?: number }>
       }>('greeter', 'Debug.Stats')
-      assert.ok(stats.memory.rss >= stats.memory.heapTotal && stats.memory.heapTotal >= stats.memory.heapUsed)
-      assert.ok(stats.memory.heapUsed > 0 && stats.memory.external > 0)
+      const { memory } = stats
+      assert.ok(memory.rss >= memory.heapTotal && memory.heapTotal >= memory.heapUsed, JSON.stringify(memory))
+      assert.ok(memory.heapUsed > 0 && memory.external > 0, JSON.stringify(memory))
       assert.equal(stats.actors, 3, 'Greeter/, Slow/ and Debug/')
       assert.deepEqual(stats.mailboxes, [{ address: 'Slow/', depth: 2 }])
       assert.deepEqual(

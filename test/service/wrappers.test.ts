@@ -85,7 +85,10 @@ describe('service wrappers', () => {
         lines.some((l) => /^call greeter Greeter.hello ok in \d+ ms$/.test(l)),
         lines.join('\n'),
       )
-      assert.ok(lines.some((l) => /^handle Greeter.hello ok in \d+ ms$/.test(l)))
+      assert.ok(
+        lines.some((l) => /^handle Greeter.hello ok in \d+ ms$/.test(l)),
+        lines.join('\n'),
+      )
       assert.ok(
         lines.some((l) => /^handle Greeter.hello failed in \d+ ms: 400 bad_request name is empty$/.test(l)),
       )
