@@ -194,10 +194,10 @@ export class ActorCell {
   abort(): void {
     if (this.#status === STOPPED) return
     this.#turn++
-    // the caller of an abandoned turn (an ask, a stream) hears it now instead of at its deadline
+    // the caller of an abandoned turn (an ask, a stream) hears it now instead of at its deadline;
+    // the handler had started: stamped with its endpoint, so no caller retries it elsewhere
     const abandoned = this.current
     this.current = undefined
-    // the handler had started: stamped with its endpoint, so no caller retries it elsewhere
     const endpoint = abandoned === undefined ? undefined : `${this.kind.name}.${abandoned.handler}`
     const detail = `${this.address} stopped mid-turn`
     abandoned?.reply?.fail(new UnavailableError(ErrorCode.KERNEL_STOPPED, detail, endpoint))
@@ -496,12 +496,16 @@ export class ActorCell {
 }
 
 /**
- * A handler's error as its caller gets it. One the runtime would retry (a handler's own
- * `errors.unavailable(...)`, a downstream refusal it rethrew, a failed journal append) is stamped
- * with the endpoint `Kind.handler` as its `id`: the handler ran, so no caller may run it again.
+ * A handler's error as its caller gets it. One that looks like the runtime's own refusal — the
+ * runtime's id `mica`, or a code the kernel retries (a handler's own `errors.unavailable(...)`, a
+ * downstream refusal it rethrew, a failed journal append) — is stamped with the endpoint
+ * `Kind.handler` as its `id`: the handler ran, so neither the kernel (`retryable`) nor the service
+ * client (`reachedNoHandler`, which trusts only `mica`) may run it again, on whatever thread it ran.
  */
 function handlerError(error: MicaError, endpoint: string): MicaError {
-  return error.retryable ? MicaError.fromWire({ ...error.toWire(), id: endpoint }) : error
+  return error.retryable || error.id === 'mica'
+    ? MicaError.fromWire({ ...error.toWire(), id: endpoint })
+    : error
 }
 
 export function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -77,8 +77,10 @@ const BEFORE_HANDLER = new Set<string>([
 
 /**
  * True when the error proves no handler ran: one of the codes above, raised by the runtime (`id`
- * `mica`) or the client's own machinery. A service stamps errors its handlers throw with its name,
- * so a handler's own `errors.unavailable(...)` counts as reached. An ask whose connection dropped
+ * `mica`) or the client's own machinery. No error that left a handler keeps the runtime's id: the
+ * actor cell stamps it with its endpoint `Kind.handler` (a service's handler wrappers, where they run, with
+ * the service's name), so a handler's own `errors.unavailable(...)`, or a turn cut off by its node
+ * stopping, counts as reached on whatever thread it ran. An ask whose connection dropped
  * while it was in flight is `connection_lost` (it may have run): reached; one that never left (the
  * node could not be dialled) is `unavailable`: not reached.
  */

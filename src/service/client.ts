@@ -30,6 +30,7 @@ import {
   type ClientOptions,
 } from './client-options.ts'
 import { Resolver } from './resolver.ts'
+import { Waits } from './waits.ts'
 import { unwrapReply } from './reply.ts'
 import { typedClient, type TypedClient } from './typed.ts'
 import {
@@ -52,6 +53,8 @@ export interface ClientPorts {
   readonly from?: string
   /** Records this process serves itself, by name. */
   own(name: string): RegistryRecord[]
+  /** Whether calls may go out (the service's kernel has started); a call before is refused at once. */
+  ready?(): boolean
   readonly wrappers?: readonly WrapperSet[]
   readonly options?: ClientOptions
 }
@@ -64,6 +67,7 @@ export class Client {
   readonly #bulkheads: Bulkheads | undefined
   readonly #call: CallFn
   readonly #attempt: AttemptFn
+  readonly #waits: Waits
 
   constructor(ports: ClientPorts) {
     this.#p = ports
@@ -87,9 +91,15 @@ export class Client {
             ports.clock,
           )
     this.#bulkheads = d.bulkhead === undefined ? undefined : new Bulkheads(d.bulkhead)
+    this.#waits = new Waits(ports.clock)
     const sets = ports.wrappers ?? []
     this.#attempt = compose(pick(sets, 'call'), (req: AttemptRequest) => this.#ask(req))
     this.#call = compose(pick(sets, 'client'), (req: CallRequest) => this.#core(req))
+  }
+
+  /** Ends the backoff waits of calls in progress (they fail with `kernel_stopped`); idempotent. */
+  stop(): void {
+    this.#waits.stop()
   }
 
   /** The circuit of a node: `closed`, `open` or `half-open` (`closed` when no breaker is set). */
@@ -101,6 +111,7 @@ export class Client {
   call<R = unknown>(service: string, endpoint: string, request?: unknown, options?: CallOptions): Promise<R> {
     let req: CallRequest
     try {
+      this.#assertReady()
       splitEndpoint(endpoint)
       const o: CallOptions = { ...this.#defaults, ...options }
       checkClientOptions(o, 'call options')
@@ -131,6 +142,7 @@ export class Client {
     endpoint: string,
     options: StreamOptions & Pick<CallOptions, 'selectOptions' | 'id'> = {},
   ): Promise<Stream<In, Out>> {
+    this.#assertReady()
     const { kind, handler } = splitEndpoint(endpoint)
     const node = await this.#select(service, endpoint, options, new Set())
     const ref = this.#p.kernel.ref(`${kind}/${options.id ?? ''}@${node.id}`)
@@ -147,12 +159,28 @@ export class Client {
 
   /** Publishes `message` to `topic` through the kernel's broker. */
   publish(topic: string, message: unknown, options?: PublishOptions): Promise<void> {
+    try {
+      this.#assertReady()
+    } catch (err) {
+      return Promise.reject(MicaError.from(err))
+    }
     return this.#p.kernel.publish(topic, message, options)
   }
 
   /** A client typed from a definition's handlers: `typed(greeter).hello({ name })`. */
   typed<D extends AnyActorDefinition>(definition: D, service: string = definition.kind): TypedClient<D> {
     return typedClient(this, definition, service)
+  }
+
+  /** Before its kernel started, nothing can go out (an ask would wait for its deadline, a stream for ever). */
+  #assertReady(): void {
+    if (this.#p.ready?.() === false) {
+      throw new UnavailableError(
+        ErrorCode.KERNEL_STOPPED,
+        `${this.#p.from ?? 'the client'} is not started: start() or run() it first`,
+        'client',
+      )
+    }
   }
 
   async #core(req: CallRequest): Promise<unknown> {
@@ -185,7 +213,7 @@ export class Client {
           ) {
             throw error
           }
-          await new Promise<void>((resolve) => this.#p.clock.setTimeout(resolve, wait))
+          await this.#waits.wait(wait, o.signal)
         }
       }
     } finally {

@@ -32,7 +32,8 @@ export interface Stats extends Health {
   mailboxes: { address: string; depth: number }[]
   /**
    * Requests and errors per endpoint handled on this node (every thread); `totalMs` where the
-   * service's handler wrappers timed them (workers: 0, or a definition wrapped with wrapDefinition).
+   * service's own counting wrapper timed them: workers: 0 (it lives on the main thread; wrappers a
+   * module gives wrapDefinition on a worker are the module's, not the service's).
    */
   endpoints: Record<string, { count: number; errors: number; totalMs?: number }>
 }

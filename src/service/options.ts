@@ -24,7 +24,10 @@ export interface ServiceOptions {
   metadata?: Record<string, string>
   /** Transport listen address, `host:port` (the kernel's `listen`). */
   address?: string
-  /** Discovery and transport go together; without them the service is a single node. */
+  /**
+   * Discovery and transport go together; without them the service is a single node, unless the
+   * kernel's engine provides them (`kernel: { engine: 'nats' }` or `MICA_ENGINE=nats`).
+   */
   registry?: Registry
   transport?: Transport
   /** Node selection for the client and the kernel (default: random). */

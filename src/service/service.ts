@@ -59,6 +59,8 @@ export class Service {
   readonly #handlerWrappers: HandlerWrapper[]
   #state: State = 'new'
   #startedAt = 0
+  /** The kernel has started (the client may call out: in afterStart, and while stopping drains). */
+  #kernelUp = false
   #timer: TimerHandle | undefined
   #stopped: Promise<void> | undefined
   #stopRequested!: () => void
@@ -73,11 +75,13 @@ export class Service {
     this.#handlerWrappers = [...pick(this.#o.wrappers, 'handler'), this.#counts.handler]
     this.client = new Client({
       kernel: this.kernel,
-      registry: this.#o.kernel.registry,
+      // the kernel's resolved registry: the one given, or the engine's (`engine: 'nats'`, MICA_ENGINE)
+      registry: this.kernel.options.network?.registry,
       selector: this.#o.selector,
       clock: this.kernel.clock,
       from: this.name,
       own: (name) => (name === this.name && this.#state === 'running' ? [this.#record()] : []),
+      ready: () => this.#kernelUp,
       wrappers: this.#o.wrappers,
       options: this.#o.client,
     })
@@ -123,6 +127,7 @@ export class Service {
     try {
       await this.#o.hooks.beforeStart?.()
       await this.kernel.start()
+      this.#kernelUp = true
       this.#startedAt = this.kernel.clock.now()
       await this.kernel.register(
         debugDefinition({
@@ -170,13 +175,14 @@ export class Service {
     this.#timer?.cancel()
     try {
       if (wasRunning) await this.#o.hooks.beforeStop?.()
-      const registry = this.#o.kernel.registry
+      const registry = this.kernel.options.network?.registry
       if (registry !== undefined && this.kernel.address !== undefined)
         await registry.deregister(this.#record()).catch(() => undefined)
       await Promise.all(this.#active.map((s) => s.unsubscribe().catch(() => undefined)))
       await this.kernel.stop()
       if (wasRunning) await this.#o.hooks.afterStop?.()
     } finally {
+      this.client.stop() // after the drain: handlers draining may still call out
       this.#state = 'stopped'
     }
   }

@@ -36,7 +36,10 @@ export function wrapDefinition<D extends AnyActorDefinition>(
     const chain = compose(wrappers, inner)
     handlers[name] = (msg: never, ctx: ActorContext<unknown>) => {
       const scope: CallScope = { metadata: ctx.metadata, deadline: ctx.deadline }
-      return inScope(scope, () => chain({ service: options.service, endpoint, body: msg, ctx, schema })).then(
+      // async: a wrapper that throws at once (validation) is stamped like a rejection
+      return inScope(scope, async () =>
+        chain({ service: options.service, endpoint, body: msg, ctx, schema }),
+      ).then(
         (body) =>
           scope.reply === undefined ? body : withReplyMetadata(body, checkMetadata(scope.reply) ?? {}),
         (err: unknown) => {

@@ -38,7 +38,7 @@ describe('circuit breaker', () => {
     assert.equal(b.state('other'), 'closed', 'per node')
   })
 
-  test('breaker - the client skips an open node, fails fast when all are open, probes after the cool-down', async () => {
+  test('breaker - the client fails fast when every node is open, probes once after the cool-down', async () => {
     await withServices(async (s) => {
       let broken = true
       let runs = 0
@@ -69,6 +69,38 @@ describe('circuit breaker', () => {
       broken = false
       assert.equal(await caller.client.call('flaky', 'Flaky.run'), 'ok')
       assert.equal(caller.client.circuit(node), 'closed')
+    })
+  })
+})
+
+describe('circuit breaker across nodes', () => {
+  test('breaker - with two nodes, calls stop going to the one whose circuit opened', async () => {
+    await withServices(async (s) => {
+      const runs = { broken: 0, fine: 0 }
+      const flaky = (which: keyof typeof runs) =>
+        defineActor({
+          kind: 'Flaky',
+          handlers: {
+            run: () => {
+              runs[which]++
+              if (which === 'broken') throw new Error('broken')
+              return 'ok'
+            },
+          },
+        })
+      const bad = await s.started({ name: 'flaky' }, (w) => w.handle(flaky('broken')))
+      await s.started({ name: 'flaky' }, (w) => w.handle(flaky('fine')))
+      const caller = await s.started({
+        name: 'caller',
+        client: { retries: 0, breaker: { failures: 2, coolDownMs: 60_000 } },
+      })
+      for (let i = 0; i < 100 && caller.client.circuit(bad.kernel.nodeId) !== 'open'; i++)
+        await caller.client.call('flaky', 'Flaky.run').catch(() => undefined)
+      assert.equal(caller.client.circuit(bad.kernel.nodeId), 'open')
+      assert.equal(runs.broken, 2, 'two consecutive failures opened it')
+      const fine = runs.fine
+      for (let i = 0; i < 10; i++) assert.equal(await caller.client.call('flaky', 'Flaky.run'), 'ok')
+      assert.deepEqual(runs, { broken: 2, fine: fine + 10 }, 'every call went to the closed node')
     })
   })
 })

@@ -10,7 +10,11 @@ import { rejection, sleep } from '../helpers/kernels.ts'
 import { withServices, type Services } from './kit.ts'
 import { RegistryView } from '../helpers/cluster.ts'
 import { replyMetadata } from '../../src/service/call-scope.ts'
-import { greeter } from './greeter.ts'
+import { backoffFn } from '../../src/service/client-options.ts'
+import { greeter, journaled } from './greeter.ts'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 
 /** A kind whose handler counts its runs and fails as told. */
 function counting(kind: string) {
@@ -116,6 +120,49 @@ describe('service client', () => {
     })
   })
 
+  test("client - on worker threads too, a handler's own 503 is not retried (errors leaving a handler carry its address)", async () => {
+    await withServices(async (s) => {
+      // the handler runs on a worker: it counts its runs in a file the test reads
+      await s.started({ name: 'work', workers: 1 }, (w) => w.handle(journaled))
+      await s.started({ name: 'work', workers: 1 }, (w) => w.handle(journaled))
+      const caller = await s.started({ name: 'caller' })
+      const file = join(mkdtempSync(join(tmpdir(), 'mica-runs-')), 'runs')
+      try {
+        for (const fail of ['unavailable', 'internal'] as const) {
+          writeFileSync(file, '')
+          const e = await rejection(
+            caller.client.call('work', 'Journaled.run', { file, fail }, { retries: 3, backoff: 1 }),
+          )
+          assert.equal(e.status, fail === 'unavailable' ? 503 : 500)
+          assert.equal(readFileSync(file, 'utf8').length, 1, `${fail}: the handler ran once`)
+        }
+      } finally {
+        rmSync(dirname(file), { recursive: true, force: true })
+      }
+    })
+  })
+
+  test('client - a call whose handler was cut off by its node stopping (drain timeout) is not repeated', async () => {
+    await withServices(async (s) => {
+      const { def, runs } = counting('Work')
+      const a = await s.started({ name: 'work', kernel: { drainTimeoutMs: 50 } }, (w) => w.handle(def))
+      await s.started({ name: 'work' }, (w) => w.handle(def))
+      const caller = await s.started({ name: 'caller' })
+      const aFirst = (nodes: readonly RegistryNode[]) => nodes.find((n) => n.id === a.kernel.nodeId)
+      const call = caller.client.call('work', 'Work.slow', 300, {
+        retries: 3,
+        backoff: 1,
+        selectOptions: { strategy: aFirst },
+      })
+      await sleep(30)
+      const stopping = a.stop()
+      const e = await rejection(call)
+      await stopping
+      assert.deepEqual([e.status, e.code], [503, 'kernel_stopped'])
+      assert.deepEqual(runs, ['slow'], 'not run again on the other node')
+    })
+  })
+
   test('client - a call lost in flight (connection dropped) is not repeated', async () => {
     await withServices(async (s) => {
       const { def, runs } = counting('Work')
@@ -143,7 +190,7 @@ describe('service client', () => {
       const t0 = Date.now()
       const late = await rejection(caller.client.call('work', 'Work.slow', 500, { timeout: 50 }))
       assert.equal(late.code, 'timeout')
-      assert.ok(Date.now() - t0 < 400)
+      assert.ok(Date.now() - t0 < 400, 'the timeout ended the call')
       const ac = new AbortController()
       const p = caller.client.call('work', 'Work.slow', 300, { signal: ac.signal })
       setTimeout(() => ac.abort(), 20)
@@ -172,7 +219,7 @@ describe('service client', () => {
         timeout: 1_234,
       })
       assert.equal(r.inner, r.mine, 'same absolute deadline one hop further')
-      assert.ok(r.mine >= before + 1_234 && r.mine <= Date.now() + 1_234)
+      assert.ok(r.mine >= before + 1_234 && r.mine <= Date.now() + 1_234, 'the deadline of the timeout')
     })
   })
 
@@ -206,6 +253,19 @@ describe('service client', () => {
         caller.client.call('greeter', 'Greeter.whoami', undefined, { metadata: { k: 'x'.repeat(9_000) } }),
       )
       assert.deepEqual(big, { name: 'BadRequestError', code: 'bad_request', status: 400 })
+      const many = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v']))
+      const wide = await rejection(
+        caller.client.call('greeter', 'Greeter.whoami', undefined, { metadata: many }),
+      )
+      assert.deepEqual([wide.status, wide.code], [400, 'bad_request'], 'at most 64 entries')
+      const fits = Object.fromEntries(Array.from({ length: 63 }, (_, i) => [`k${i}`, 'v']))
+      const ok = await caller.client.call<{ metadata: Record<string, string> }>(
+        'greeter',
+        'Greeter.whoami',
+        undefined,
+        { metadata: fits },
+      )
+      assert.equal(Object.keys(ok.metadata).length, 64, '63 and Micro-From-Service')
     })
   })
 
@@ -216,20 +276,20 @@ describe('service client', () => {
         initial: () => ({ n: 0 }),
         handlers: { add: (by: number, ctx) => ((ctx.state.n += by), { n: ctx.state.n, at: ctx.self }) },
       })
-      const v1 = await s.started({ name: 'tally', version: '1.0.0' }, (t) => t.handle(tally))
+      await s.started({ name: 'tally', version: '1.0.0' }, (t) => t.handle(tally))
       await s.started({ name: 'tally', version: '2.0.0' }, (t) => t.handle(tally))
       const caller = await s.started({ name: 'caller' })
-      for (let i = 0; i < 6; i++) {
-        const r = await caller.client.call<{ n: number; at: string }>('tally', 'Tally.add', 1, {
-          id: 'a',
-          selectOptions: { filters: [byVersion('1.0.0')] },
+      const add = (by: number, id: string, version: string) =>
+        caller.client.call<{ n: number; at: string }>('tally', 'Tally.add', by, {
+          id,
+          selectOptions: { filters: [byVersion(version)] },
         })
-        assert.equal(r.n, i + 1, 'the same actor on the same node every time')
+      for (let i = 0; i < 6; i++) {
+        const r = await add(1, 'a', '1.0.0')
+        assert.deepEqual(r, { n: i + 1, at: 'Tally/a' }, 'the same actor on the same node every time')
       }
-      const other = await caller.client.call<{ n: number }>('tally', 'Tally.add', 10, { id: 'b' })
-      assert.equal(other.n, 10, 'another id, another actor')
-      const stats = await v1.kernel.stats()
-      assert.ok(stats.actors >= 1)
+      assert.deepEqual(await add(10, 'b', '1.0.0'), { n: 10, at: 'Tally/b' }, 'another id, another actor')
+      assert.deepEqual(await add(1, 'a', '2.0.0'), { n: 1, at: 'Tally/a' }, 'the other version: another node')
       const none = await rejection(
         caller.client.call('tally', 'Tally.add', 1, {
           retries: 0,
@@ -303,6 +363,25 @@ describe('service client', () => {
     })
   })
 
+  test('client - before start() a call, a stream and a publish fail at once (503), never wait', async () => {
+    await withServices(async (s) => {
+      await s.started({ name: 'greeter' }, (g) => g.handle(greeter))
+      const early = s.make({ name: 'early' })
+      const t0 = Date.now()
+      const refusals = await Promise.all([
+        rejection(early.client.call('greeter', 'Greeter.hello', { name: 'x' })),
+        rejection(early.client.stream('greeter', 'Greeter.hello')),
+        rejection(early.client.publish('news', 1)),
+      ])
+      for (const e of refusals) assert.deepEqual([e.status, e.code], [503, 'kernel_stopped'])
+      assert.ok(Date.now() - t0 < 100, 'refused at once')
+      await early.start()
+      assert.deepEqual(await early.client.call('greeter', 'Greeter.hello', { name: 'x' }), {
+        greeting: 'Hello x',
+      })
+    })
+  })
+
   test('client - bad options are a 400 invalid_options', async () => {
     await withServices(async (s) => {
       const caller = await s.started({ name: 'caller' })
@@ -335,6 +414,104 @@ describe('service client', () => {
     })
   })
 
+  test('client - client options retries, backoff and retryOn are the defaults of every call', async () => {
+    await withServices(async (s) => {
+      const { def, runs } = counting('Work')
+      await s.started({ name: 'work' }, (w) => w.handle(def))
+      const eager = await s.started({
+        name: 'eager',
+        client: { retries: 2, backoff: 1, retryOn: (e) => e.status === 503 },
+      })
+      await rejection(eager.client.call('work', 'Work.run', { fail: 'unavailable' }))
+      assert.equal(runs.length, 3, 'the client-wide retryOn opted in: first try and two retries')
+      await ghost(s, 'work')
+      const strategy = { selectOptions: { strategy: ghostFirst } }
+      const noRetry = await s.started({ name: 'no-retry', client: { retries: 0 } })
+      const refused = await rejection(noRetry.client.call('work', 'Work.run', {}, strategy))
+      assert.equal(refused.code, 'kind_not_found')
+      const waits: number[] = []
+      const patient = await s.started({ name: 'patient', client: { backoff: (n) => (waits.push(n), 1) } })
+      assert.equal(await patient.client.call('work', 'Work.run', {}, strategy), 'ok')
+      assert.deepEqual(waits, [1])
+    })
+  })
+
+  test("client - a backoff wait ends at once on the call's signal (aborted) and on the service's stop", async () => {
+    await withServices(async (s) => {
+      const { def } = counting('Work')
+      await s.started({ name: 'work' }, (w) => w.handle(def))
+      await ghost(s, 'work')
+      const caller = await s.started({ name: 'caller' })
+      const long = { backoff: 10_000, timeout: 30_000, selectOptions: { strategy: ghostFirst } }
+      const ac = new AbortController()
+      const t0 = Date.now()
+      const aborted = caller.client.call('work', 'Work.run', {}, { ...long, signal: ac.signal })
+      setTimeout(() => ac.abort(), 30)
+      assert.equal((await rejection(aborted)).code, 'aborted')
+      const waiting = caller.client.call('work', 'Work.run', {}, long)
+      await sleep(30)
+      await caller.stop()
+      assert.deepEqual(await rejection(waiting), {
+        name: 'UnavailableError',
+        code: 'kernel_stopped',
+        status: 503,
+      })
+      assert.ok(Date.now() - t0 < 2_000, 'neither waited out its 10 s backoff')
+    })
+  })
+
+  test('client - backoff: a number doubles from there, a function is used as it is', () => {
+    assert.deepEqual([1, 2, 3, 4].map(backoffFn(undefined)), [10, 20, 40, 80])
+    assert.deepEqual([1, 2, 3].map(backoffFn(5)), [5, 10, 20])
+    assert.deepEqual([1, 2, 3].map(backoffFn((n) => n * 7)), [7, 14, 21])
+  })
+
+  test("client - stream: selectOptions pick the node, id the keyed actor, a handler's deadline is inherited", async () => {
+    await withServices(async (s) => {
+      const pipe = (tag: string) =>
+        defineActor({
+          kind: 'Pipe',
+          handlers: {
+            open: async (stream: Stream<string, string>, ctx) => {
+              await stream.send(`${tag} ${ctx.self} ${ctx.deadline}`)
+              for await (const _ of stream) void _
+            },
+          },
+        })
+      await s.started({ name: 'pipe', version: '1' }, (p) => p.handle(pipe('v1')))
+      await s.started({ name: 'pipe', version: '2' }, (p) => p.handle(pipe('v2')))
+      const first = async (stream: Stream<string, string>) => {
+        stream.end()
+        for await (const line of stream) return line
+        return ''
+      }
+      const caller = s.make({ name: 'caller' })
+      await caller.handle(
+        defineActor({
+          kind: 'Front',
+          handlers: {
+            relay: async (_: void, ctx) => {
+              const stream = await caller.client.stream<string, string>('pipe', 'Pipe.open')
+              return { mine: ctx.deadline, line: await first(stream) }
+            },
+          },
+        }),
+      )
+      await caller.start()
+      for (const version of ['1', '2', '1', '2', '1', '2']) {
+        const stream = await caller.client.stream<string, string>('pipe', 'Pipe.open', {
+          id: 'x',
+          selectOptions: { filters: [byVersion(version)] },
+        })
+        assert.match(await first(stream), new RegExp(`^v${version} Pipe/x `))
+      }
+      const r = await caller.client.call<{ mine: number; line: string }>('caller', 'Front.relay', undefined, {
+        timeout: 1_234,
+      })
+      assert.equal(r.line.split(' ')[2], String(r.mine), 'the stream carries the deadline of the request')
+    })
+  })
+
   test('client - client options are the defaults of every call (timeout here)', async () => {
     await withServices(async (s) => {
       const { def } = counting('Work')
@@ -342,7 +519,7 @@ describe('service client', () => {
       const caller = await s.started({ name: 'caller', client: { timeout: 40 } })
       const t0 = Date.now()
       assert.equal((await rejection(caller.client.call('work', 'Work.slow', 300))).code, 'timeout')
-      assert.ok(Date.now() - t0 < 250)
+      assert.ok(Date.now() - t0 < 250, "the client's timeout ended the call")
       assert.equal(await caller.client.call('work', 'Work.slow', 300, { timeout: 1_000 }), 'slow ok')
     })
   })

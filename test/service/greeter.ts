@@ -2,6 +2,7 @@
 import { defineActor } from '../../src/actors/define.ts'
 import { errors } from '../../src/errors.ts'
 import { replyMetadata } from '../../src/service/call-scope.ts'
+import { appendFileSync } from 'node:fs'
 
 export const greeter = defineActor({
   kind: 'Greeter',
@@ -42,6 +43,18 @@ export const slow = defineActor({
     wait: async (ms: number) => {
       await new Promise((r) => setTimeout(r, ms))
       return `waited ${ms}`
+    },
+  },
+})
+
+/** Records each run in the file it is given (a worker's runs are visible to the test), then fails. */
+export const journaled = defineActor({
+  kind: 'Journaled',
+  handlers: {
+    run: (req: { file: string; fail: 'unavailable' | 'internal' }) => {
+      appendFileSync(req.file, 'x')
+      if (req.fail === 'unavailable') throw errors.unavailable('db down')
+      throw new Error('boom')
     },
   },
 })

@@ -12,6 +12,7 @@ import { RegistryView } from '../helpers/cluster.ts'
 import { rejection, sleep } from '../helpers/kernels.ts'
 import { withServices } from './kit.ts'
 import { greeter, slow, tally } from './greeter.ts'
+import { wrapped, wrappedSchemas } from './wrapped.ts'
 
 describe('service options', () => {
   test('service - options are validated with invalid_options', () => {
@@ -58,7 +59,10 @@ describe('service options', () => {
       // a kind handled after start joins the record
       await svc.handle(slow)
       const [again] = await s.registry.getService('greeter')
-      assert.ok(again!.endpoints.some((e) => e.name === 'Slow.wait'))
+      assert.ok(
+        again!.endpoints.some((e) => e.name === 'Slow.wait'),
+        'Slow.wait joined the record',
+      )
       await svc.stop()
       assert.deepEqual(await s.registry.getService('greeter'), [])
     })
@@ -84,9 +88,15 @@ describe('service options', () => {
         (g) => g.handle(greeter),
       )
       assert.equal(svc.kernel.address, 'mem:4242')
-      await sleep(250)
+      // renewed every 30 ms: four registrations come within 150 ms, or a loaded machine's second
+      const t0 = Date.now()
+      while (ttls.length < 4 && Date.now() - t0 < 1_500) await sleep(10)
       assert.ok(ttls.length >= 4, `renewed every 30 ms (${ttls.length} registrations)`)
-      assert.ok(ttls.every((t) => t === 120))
+      await sleep(150) // past the 120 ms TTL since the last renewal seen
+      assert.ok(
+        ttls.every((t) => t === 120),
+        `every registration has the TTL: ${ttls.join()}`,
+      )
       assert.equal((await s.registry.getService('greeter')).length, 1, 'still registered past the TTL')
     })
   })
@@ -150,13 +160,13 @@ describe('service options', () => {
       const b = await s.started({ name: 'greeter' }, (g) => g.handle(greeter))
       const caller = await s.started({ name: 'caller', selector: new Selector({ strategy: roundRobin() }) })
       const seen: string[] = []
-      for (let i = 0; i < 4; i++) {
-        const r = await caller.client.call<{ health: unknown }>('greeter', 'Debug.Health')
-        seen.push((r as unknown as { node: string }).node)
+      for (let i = 0; i < 8; i++) {
+        const r = await caller.client.call<{ node: string }>('greeter', 'Debug.Health')
+        seen.push(r.node)
       }
       assert.deepEqual(new Set(seen), new Set([a.kernel.nodeId, b.kernel.nodeId]))
-      assert.notEqual(seen[0], seen[1])
-      assert.equal(seen[0], seen[2])
+      const [first, second] = seen
+      assert.deepEqual(seen, [first, second, first, second, first, second, first, second], 'alternating')
     })
   })
 
@@ -191,6 +201,39 @@ describe('service options', () => {
         endpoints: Record<string, { count: number; errors: number; totalMs?: number }>
       }>('greeter', 'Debug.Stats')
       assert.deepEqual(stats.endpoints['Greeter.hello'], { count: 2, errors: 1 })
+    })
+  })
+
+  test('service - wrapDefinition: handler wrappers, reply metadata and the service id on a worker thread', async () => {
+    await withServices(async (s) => {
+      await s.started({ name: 'wrapped', workers: 1 }, (w) => w.handle(wrapped, { schemas: wrappedSchemas }))
+      const caller = await s.started({ name: 'caller' })
+      const back: Record<string, string>[] = []
+      const reply = await caller.client.call(
+        'wrapped',
+        'Wrapped.hello',
+        { name: 'w' },
+        {
+          onReplyMetadata: (md) => void back.push(md),
+        },
+      )
+      assert.deepEqual(reply, { greeting: 'Hello w' })
+      assert.deepEqual(back, [{ 'Served-On': 'worker' }])
+      const caught = async (body: unknown) => {
+        try {
+          await caller.client.call('wrapped', 'Wrapped.hello', body)
+        } catch (err) {
+          return err as { status: number; id: string; detail: string }
+        }
+        throw new Error('expected a rejection')
+      }
+      const invalid = await caught({})
+      assert.deepEqual([invalid.status, invalid.id], [400, 'wrapped'])
+      assert.match(invalid.detail, /request field name is required/)
+      const down = await caught({ name: 'down' })
+      assert.deepEqual([down.status, down.id], [503, 'wrapped'], "the handler's 503, stamped by the service")
+      const stats = await caller.client.call<{ endpoints: Record<string, unknown> }>('wrapped', 'Debug.Stats')
+      assert.deepEqual(stats.endpoints['Wrapped.hello'], { count: 3, errors: 2 }, 'no totalMs on workers')
     })
   })
 
@@ -236,36 +279,50 @@ describe('service options', () => {
       for (let i = 0; i < 100 && got.length < 4; i++) await sleep(5)
       await sleep(20)
       assert.equal(got.length, 4, got.join())
-      assert.ok(got.some((g) => g.startsWith('a:')) && got.some((g) => g.startsWith('b:')))
+      assert.ok(got.some((g) => g.startsWith('a:')) && got.some((g) => g.startsWith('b:')), got.join())
     })
   })
 
   test('service - Debug.Health and Debug.Stats through the ordinary call path', async () => {
     await withServices(async (s) => {
-      const svc = await s.started({ name: 'greeter', version: '3' }, (g) => g.handle(greeter))
+      const svc = await s.started({ name: 'greeter', version: '3' }, async (g) => {
+        await g.handle(greeter)
+        await g.handle(slow)
+      })
       const caller = await s.started({ name: 'caller' })
       await caller.client.call('greeter', 'Greeter.hello', { name: 'x' })
       await rejection(caller.client.call('greeter', 'Greeter.hello', { name: '' }))
+      await sleep(30)
       const health = await caller.client.call<Record<string, unknown>>('greeter', 'Debug.Health')
+      assert.deepEqual(Object.keys(health).sort(), ['node', 'service', 'status', 'uptimeMs', 'version'])
       assert.equal(health.status, 'ok')
       assert.equal(health.service, 'greeter')
       assert.equal(health.version, '3')
       assert.equal(health.node, svc.kernel.nodeId)
-      assert.ok((health.uptimeMs as number) >= 0)
+      assert.ok((health.uptimeMs as number) >= 25, `uptime counts from start: ${String(health.uptimeMs)}`)
+      // three calls to the one stateless Slow/ actor: one runs, two wait in its mailbox
+      const waits = [1, 2, 3].map(() => caller.client.call('greeter', 'Slow.wait', 150))
+      await sleep(20)
       const stats = await caller.client.call<{
-        memory: { rss: number }
+        memory: { rss: number; heapUsed: number; heapTotal: number; external: number }
         actors: number
-        mailboxes: unknown[]
-        endpoints: Record<string, { count: number; errors: number }>
+        pendingAsks: number
+        mailboxes: { address: string; depth: number }[]
+        endpoints: Record<string, { count: number; errors: number; totalMs?: number }>
       }>('greeter', 'Debug.Stats')
-      assert.ok(stats.memory.rss > 0)
-      assert.ok(stats.actors >= 2, 'Greeter/ and Debug/')
-      assert.ok(Array.isArray(stats.mailboxes))
+      const { memory } = stats
+      assert.ok(memory.rss >= memory.heapTotal && memory.heapTotal >= memory.heapUsed, JSON.stringify(memory))
+      assert.ok(memory.heapUsed > 0 && memory.external > 0, JSON.stringify(memory))
+      assert.equal(stats.actors, 3, 'Greeter/, Slow/ and Debug/')
+      assert.deepEqual(stats.mailboxes, [{ address: 'Slow/', depth: 2 }])
       assert.deepEqual(
         [stats.endpoints['Greeter.hello']!.count, stats.endpoints['Greeter.hello']!.errors],
         [2, 1],
       )
+      assert.equal(typeof stats.endpoints['Greeter.hello']!.totalMs, 'number')
+      assert.equal(stats.endpoints['Debug.Health'], undefined, 'Debug calls are not counted')
       assert.deepEqual(svc.metrics()['Greeter.hello']!.count, 2)
+      await Promise.all(waits)
     })
   })
 })

@@ -68,15 +68,27 @@ describe('service wrappers', () => {
     await withServices(async (s) => {
       const lines: string[] = []
       const logging = loggingWrapper({ info: (m) => void lines.push(m) })
-      await s.started({ name: 'greeter', wrappers: [logging] }, (g) => g.handle(greeter))
+      await s.started({ name: 'greeter', wrappers: [logging] }, async (g) => {
+        await g.handle(greeter)
+        await g.subscribe('news', () => undefined)
+      })
       const caller = await s.started({ name: 'caller', wrappers: [logging] })
       await caller.client.call('greeter', 'Greeter.hello', { name: 'x' })
       await rejection(caller.client.call('greeter', 'Greeter.hello', { name: '' }))
+      await caller.client.publish('news', 1)
+      for (let i = 0; i < 100 && !lines.some((l) => l.startsWith('message')); i++) await sleep(5)
+      assert.ok(
+        lines.some((l) => /^message news ok in \d+ ms$/.test(l)),
+        lines.join('\n'),
+      )
       assert.ok(
         lines.some((l) => /^call greeter Greeter.hello ok in \d+ ms$/.test(l)),
         lines.join('\n'),
       )
-      assert.ok(lines.some((l) => /^handle Greeter.hello ok in \d+ ms$/.test(l)))
+      assert.ok(
+        lines.some((l) => /^handle Greeter.hello ok in \d+ ms$/.test(l)),
+        lines.join('\n'),
+      )
       assert.ok(
         lines.some((l) => /^handle Greeter.hello failed in \d+ ms: 400 bad_request name is empty$/.test(l)),
       )
@@ -97,7 +109,11 @@ describe('service wrappers', () => {
                 'greeter',
                 'Greeter.whoami',
               )
-              return { mine: ctx.metadata.traceparent, inner: inner.metadata.traceparent }
+              return {
+                mine: ctx.metadata.traceparent,
+                inner: inner.metadata.traceparent,
+                innerState: inner.metadata.tracestate,
+              }
             },
           },
         }),
@@ -116,6 +132,26 @@ describe('service wrappers', () => {
         mine.traceId,
         'a call from outside starts a trace',
       )
+      // a caller that is already in a trace (its own traceparent, tracestate) continues it
+      const incoming = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'
+      const continued = await caller.client.call<{ metadata: Record<string, string> }>(
+        'greeter',
+        'Greeter.whoami',
+        undefined,
+        { metadata: { traceparent: incoming, tracestate: 'vendor=1' } },
+      )
+      const hop = parseTraceparent(continued.metadata.traceparent)!
+      assert.equal(hop.traceId, '0af7651916cd43dd8448eb211c80319c')
+      assert.notEqual(hop.spanId, 'b7ad6b7169203331', 'a new span for the hop')
+      assert.equal(continued.metadata.tracestate, 'vendor=1')
+      const relayed = await caller.client.call<{ inner: string; innerState: string }>(
+        'front',
+        'Front.relay',
+        undefined,
+        { metadata: { traceparent: incoming, tracestate: 'vendor=2' } },
+      )
+      assert.equal(parseTraceparent(relayed.inner)!.traceId, '0af7651916cd43dd8448eb211c80319c')
+      assert.equal(relayed.innerState, 'vendor=2', 'tracestate travels on, one hop further')
     })
   })
 
