@@ -12,6 +12,8 @@
  * where msgpackr writes a float64: both decode to the same number).
  */
 
+import { writeShortAscii } from '../codec/ascii.ts'
+
 const INITIAL_BYTES = 64 * 1024
 const utf8Encoder = new TextEncoder()
 
@@ -109,19 +111,10 @@ export class BatchWriter {
     const n = s.length
     this.#room(5 + 3 * n)
     const buf = this.#buf
-    if (n < 32) {
-      const at = this.#at
-      let i = 0
-      for (; i < n; i++) {
-        const c = s.charCodeAt(i)
-        if (c >= 0x80) break
-        buf[at + 1 + i] = c
-      }
-      if (i === n) {
-        buf[at] = 0xa0 | n
-        this.#at = at + 1 + n
-        return
-      }
+    const short = writeShortAscii(buf, this.#at, s)
+    if (short >= 0) {
+      this.#at = short
+      return
     }
     // header for the longest the UTF-8 can be, then the real length once written
     const start = this.#at

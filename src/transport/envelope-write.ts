@@ -14,6 +14,7 @@
  * msgpack int (uint64 beyond 32 bits, where msgpackr writes a float64: both are standard, the int
  * is what typed clients expect for an epoch-ms deadline); strings as str, bodies as bin.
  */
+import { writeShortAscii } from '../codec/ascii.ts'
 import type { Envelope } from './envelope.ts'
 
 /** Bytes that always suffice for `env` (strings counted at 3 bytes a UTF-16 unit), or -1 if declined. */
@@ -165,19 +166,8 @@ const utf8 = new TextEncoder()
 
 /** A str: ASCII byte by byte (the common case: kinds, addresses, node ids), the rest via encodeInto. */
 function writeStr(buf: Uint8Array, at: number, s: string): number {
-  const n = s.length
-  if (n < 32) {
-    let i = 0
-    for (; i < n; i++) {
-      const c = s.charCodeAt(i)
-      if (c >= 0x80) break
-      buf[at + 1 + i] = c
-    }
-    if (i === n) {
-      buf[at] = 0xa0 | n
-      return at + 1 + n
-    }
-  }
+  const short = writeShortAscii(buf, at, s)
+  if (short >= 0) return short
   const len = Buffer.byteLength(s, 'utf8')
   let p = at
   if (len < 32) buf[p++] = 0xa0 | len

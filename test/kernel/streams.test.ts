@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { eventually, MODES, rejection, sleep, withKernel } from '../helpers/kernels.ts'
 import { withCluster, type TransportKind } from '../helpers/cluster.ts'
 import { chat, relay } from '../fixtures/streams.ts'
+import { assertWindowHeld } from '../helpers/streams.ts'
 import type { Kernel } from '../../src/kernel/kernel.ts'
 import type { ActorRef } from '../../src/actors/types.ts'
 
@@ -59,27 +60,7 @@ function streamTests(
     }))
 
   test('streams - credit: a slow reader holds the writer to its window', () =>
-    setup(async (_k, chats) => {
-      const ref = chats('w')
-      const s = ref.stream('slow', { window: 4 })
-      let lastRead = 0
-      let maxAhead = 0
-      const reading = (async () => {
-        for await (const n of s) lastRead = n
-      })()
-      for (let sent = 1; sent <= 40; sent++) {
-        await s.send(sent)
-        maxAhead = Math.max(maxAhead, sent - lastRead)
-      }
-      s.end()
-      await reading
-      await s.done
-      assert.equal(lastRead, 40)
-      // the window (4), the one in the reader's hands, a report on its way back
-      assert.ok(maxAhead <= 4 + 3, `writer ran ${maxAhead} ahead of the reader`)
-      assert.ok(maxAhead >= 3, `writer was not serialized: ${maxAhead} ahead`)
-      assert.equal((await ref.ask('state')).read, 40)
-    }))
+    setup(async (_k, chats) => assertWindowHeld(chats('w'))))
 
   test('streams - a stream to an unknown kind or handler fails at once', () =>
     setup(async (k) => {

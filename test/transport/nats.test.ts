@@ -16,6 +16,7 @@ import { RegistryView } from '../helpers/cluster.ts'
 import { captureLogger, rejection } from '../helpers/kernels.ts'
 import { counter } from '../fixtures/actors.ts'
 import { chat } from '../fixtures/streams.ts'
+import { assertWindowHeld } from '../helpers/streams.ts'
 import { transportContract } from './contract.ts'
 import { frame, logger, Recorder, until } from './util.ts'
 
@@ -293,25 +294,7 @@ describe('nats transport - kernels', () => {
     const a = await node('fa')
     const b = await node('fb')
     await b.register(chat)
-    const ref = a.ref<typeof chat>('chat/slow')
-    const s = ref.stream('slow', { window: 4 })
-    let lastRead = 0
-    let maxAhead = 0
-    const reading = (async () => {
-      for await (const n of s) lastRead = n
-    })()
-    for (let sent = 1; sent <= 40; sent++) {
-      await s.send(sent)
-      maxAhead = Math.max(maxAhead, sent - lastRead)
-    }
-    s.end()
-    await reading
-    await s.done
-    assert.equal(lastRead, 40)
-    // the window (4), the one in the reader's hands, a report on its way back
-    assert.ok(maxAhead <= 4 + 3, `writer ran ${maxAhead} ahead of the reader`)
-    assert.ok(maxAhead >= 3, `writer was not serialized: ${maxAhead} ahead`)
-    assert.equal((await b.ref<typeof chat>('chat/slow').ask('state')).read, 40)
+    await assertWindowHeld(a.ref<typeof chat>('chat/slow'))
   })
 
   test('nats - an ask to a node nobody listens for (no responders) fails as unavailable, 503', async () => {
