@@ -2,6 +2,9 @@
 // for multi-process tests: each one started is stopped by its PID (`stopAll` SIGKILLs what is left).
 import { fork, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { createKernel, type Kernel } from '../../src/kernel/kernel.ts'
+import { loopbackNetwork } from '../../src/kernel/network.ts'
+import { captureLogger } from './kernels.ts'
 
 export interface NodeProcess {
   readonly child: ChildProcess
@@ -27,6 +30,11 @@ export class NodeProcesses {
 
   constructor(mdnsPort: number) {
     this.mdnsPort = mdnsPort
+  }
+
+  /** A kernel in this process on the same mDNS port (inline, quiet logger): the caller of the children. */
+  caller(nodeId = 'a'): Promise<Kernel> {
+    return createKernel({ nodeId, workers: 0, logger: captureLogger(), ...loopbackNetwork(this.mdnsPort) })
   }
 
   async start(nodeId: string, options: StartOptions = {}): Promise<NodeProcess> {

@@ -5,9 +5,8 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
-import { createKernel, type Kernel } from '../../src/kernel/kernel.ts'
-import { loopbackNetwork } from '../../src/kernel/network.ts'
-import { captureLogger, eventually, rejection } from '../helpers/kernels.ts'
+import type { Kernel } from '../../src/kernel/kernel.ts'
+import { eventually, rejection } from '../helpers/kernels.ts'
 import { NodeProcesses, privateMdnsPort } from '../helpers/node-processes.ts'
 import { chat } from '../fixtures/streams.ts'
 
@@ -15,12 +14,7 @@ describe('streams across processes when a side dies', () => {
   const nodes = new NodeProcesses(privateMdnsPort())
   let a: Kernel
   before(async () => {
-    a = await createKernel({
-      nodeId: 'a',
-      workers: 0,
-      logger: captureLogger(),
-      ...loopbackNetwork(nodes.mdnsPort),
-    })
+    a = await nodes.caller()
   })
   after(async () => {
     await nodes.stopAll()

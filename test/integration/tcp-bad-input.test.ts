@@ -74,12 +74,7 @@ describe('bad input on the TCP port of a node in another process', () => {
   let a: Kernel
   let victim: NodeProcess
   before(async () => {
-    a = await createKernel({
-      nodeId: 'a',
-      workers: 0,
-      logger: captureLogger(),
-      ...loopbackNetwork(nodes.mdnsPort),
-    })
+    a = await nodes.caller()
     victim = await nodes.start('victim', { stderr: true })
   })
   after(async () => {
