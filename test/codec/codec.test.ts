@@ -139,6 +139,25 @@ describe('msgpack codec bytes', () => {
     assert.deepEqual(codec.decode(first), { first: 'value' })
   })
 
+  test('msgpack - decoded values never share memory with later decodes (small and large bodies)', () => {
+    const codec = new MsgpackCodec()
+    for (const size of [5, 200, 5_000]) {
+      const first = codec.decode(codec.encode({ data: new Uint8Array(size).fill(7), s: 'a' })) as {
+        data: Uint8Array
+      }
+      for (let i = 0; i < 100; i++) codec.decode(codec.encode({ data: new Uint8Array(size).fill(i), s: 'b' }))
+      assert.ok(
+        first.data.every((x) => x === 7),
+        `a ${size}-byte bin changed under a later decode`,
+      )
+    }
+    // the bytes handed in are read, not kept: changing them afterwards changes nothing decoded
+    const input = codec.encode({ data: new Uint8Array([1, 2, 3]) })
+    const decoded = codec.decode(input) as { data: Uint8Array }
+    input.fill(0)
+    assert.deepEqual([...decoded.data], [1, 2, 3])
+  })
+
   test('msgpack - truncated bytes fail with decode_failed', () => {
     throwsBadRequest(() => new MsgpackCodec().decode(bytes(0x92, 0x01)), ErrorCode.DECODE_FAILED)
     throwsBadRequest(() => new MsgpackCodec().decode(bytes(0xa5, 0x68, 0x69)), ErrorCode.DECODE_FAILED)
