@@ -128,17 +128,19 @@ export class PersistentState {
     this.#events = undefined
     this.#effects = undefined
     this.#inTurn = false
-    const stored = (seq: number): void => {
-      this.seq = seq
-      this.#wrote = false
-      this.#before = undefined
-      if (effects !== undefined) for (const effect of effects) effect()
-    }
     if (events === undefined) {
-      stored(this.seq)
+      this.#stored(this.seq, effects)
       return Promise.resolve()
     }
-    return journal.append(this.persistenceId, events, this.seq).then(stored)
+    // an inline arrow, not a named local: tsx (tests, benches) wraps every named function it creates
+    return journal.append(this.persistenceId, events, this.seq).then((seq) => this.#stored(seq, effects))
+  }
+
+  #stored(seq: number, effects: Effect[] | undefined): void {
+    this.seq = seq
+    this.#wrote = false
+    this.#before = undefined
+    if (effects !== undefined) for (const effect of effects) effect()
   }
 
   /**

@@ -314,20 +314,25 @@ export class Kernel implements Router, RemoteHost {
       this.#unroutable(to, msg.handler, undefined, place)
       return
     }
-    const here = (): void => {
-      const refused = this.#refuse(to, msg.handler, true)
-      if (refused === undefined) this.#local.postEncoded(to, msg)
-      else this.#unroutable(to, msg.handler, undefined, refused.error)
-    }
-    if (place === undefined) return here()
+    if (place === undefined) return this.#postEncodedHere(to, msg)
     if (place instanceof Promise) {
       place.then(
-        (p) => (p === 'local' ? here() : this.#sendRemote(to, p, msg)),
+        (p) => (p === 'local' ? this.#postEncodedHere(to, msg) : this.#sendRemote(to, p, msg)),
         (err: unknown) => this.#unroutable(to, msg.handler, undefined, MicaError.from(err)),
       )
       return
     }
     this.#sendRemote(to, place, msg)
+  }
+
+  /**
+   * A method, not a closure made per message (this runs for every topic message into a local actor,
+   * and tsx, which runs the tests and benches, wraps each named function it creates in `__name`).
+   */
+  #postEncodedHere(to: Address, msg: EncodedMessage): void {
+    const refused = this.#refuse(to, msg.handler, true)
+    if (refused === undefined) this.#local.postEncoded(to, msg)
+    else this.#unroutable(to, msg.handler, undefined, refused.error)
   }
 
   /** An encoded ask of a local actor (a durable broker's delivery); elsewhere, a send. */
