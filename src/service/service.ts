@@ -115,6 +115,10 @@ export class Service {
   ): Promise<void> {
     if (typeof fn !== 'function')
       throw new MicaError(400, ErrorCode.INVALID_OPTIONS, 'subscriber must be a function')
+    if (typeof options !== 'object' || options === null)
+      throw new MicaError(400, ErrorCode.INVALID_OPTIONS, 'subscribe options must be an object')
+    if (options.queue !== undefined && (typeof options.queue !== 'string' || options.queue === ''))
+      throw new MicaError(400, ErrorCode.INVALID_OPTIONS, 'queue must be a non-empty string')
     const sub = { topic, fn: fn as Subscriber, queue: options.queue }
     this.#subscriptions.push(sub)
     if (this.#state === 'running') await this.#bind(sub)

@@ -39,6 +39,19 @@ describe('service options', () => {
     }
   })
 
+  test('service - subscribe arguments are validated with invalid_options', async () => {
+    const svc = createService({ name: 'ok', handleSignal: false })
+    const fn = (): void => {}
+    for (const [what, call] of [
+      ['a subscriber that is no function', () => svc.subscribe('t', 5 as never)],
+      ['options that are null', () => svc.subscribe('t', fn, null as never)],
+      ['an empty queue', () => svc.subscribe('t', fn, { queue: '' })],
+      ['a queue that is no string', () => svc.subscribe('t', fn, { queue: 7 as never })],
+    ] as const) {
+      await assert.rejects(call(), { code: 'invalid_options' }, what)
+    }
+  })
+
   test('service - the record: name, version, metadata, this node, Kind.handler endpoints; gone on stop', async () => {
     await withServices(async (s) => {
       const svc = await s.started({ name: 'greeter', version: '1.2.0', metadata: { team: 'core' } }, (g) =>
