@@ -90,6 +90,19 @@ export function validateDefinition(definition: unknown): asserts definition is A
       for (const [type, fn] of Object.entries(apply))
         if (typeof fn !== 'function') fail(`${d!.kind}: apply.${type} is not a function`)
   }
+  const schemas = d!.schemas as unknown
+  if (schemas !== undefined) {
+    if (typeof schemas !== 'object' || schemas === null) fail(`${d!.kind}: schemas must be an object`)
+    for (const [name, schema] of Object.entries(schemas as object)) {
+      if (!(name in d!.handlers!)) fail(`${d!.kind}: schemas.${name} names no handler`)
+      if (typeof schema !== 'object' || schema === null) fail(`${d!.kind}: schemas.${name} must be an object`)
+      for (const part of ['request', 'response'] as const) {
+        const v = (schema as Record<string, unknown>)[part]
+        if (v !== undefined && (typeof v !== 'object' || v === null))
+          fail(`${d!.kind}: schemas.${name}.${part} must be a schema object`)
+      }
+    }
+  }
   const every = d!.snapshotEvery
   if (every !== undefined && !(Number.isInteger(every) && every > 0))
     fail(`${d!.kind}: snapshotEvery must be a positive integer`)

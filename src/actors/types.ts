@@ -29,6 +29,12 @@ export interface AskOptions extends SendOptions {
 export type Handler<S> = (msg: never, ctx: ActorContext<S>) => unknown
 export type HandlerMap<S> = { readonly [name: string]: Handler<S> }
 
+/** A handler's request and response descriptions (plain JSON Schema objects). */
+export interface HandlerSchema {
+  readonly request?: object
+  readonly response?: object
+}
+
 export interface ActorDefinition<S = unknown, H extends HandlerMap<S> = HandlerMap<S>> {
   /** The kind's name (Go Micro: the service); `[A-Za-z0-9_.-]`, at most 128 characters. */
   readonly kind: string
@@ -64,6 +70,12 @@ export interface ActorDefinition<S = unknown, H extends HandlerMap<S> = HandlerM
    * pure: recovery runs it again over the stored events.
    */
   readonly apply?: EventApplier<S>
+  /**
+   * Request/response descriptions per handler (a JSON Schema subset, see service/schema.ts): data
+   * only here; a service lists them in its endpoints' metadata and its validation wrapper checks
+   * requests against them.
+   */
+  readonly schemas?: { readonly [K in keyof H]?: HandlerSchema }
   /** A persistent kind saves a snapshot of its state every this many events (default: never). */
   readonly snapshotEvery?: number
   /**

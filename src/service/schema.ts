@@ -5,6 +5,7 @@
  * answering a 400 that names the first failing field (never a crash on odd input).
  */
 import { BadRequestError, ErrorCode } from '../errors.ts'
+import type { AnyActorDefinition } from '../actors/types.ts'
 
 export type SchemaType = 'object' | 'array' | 'string' | 'number' | 'integer' | 'boolean' | 'null'
 
@@ -27,6 +28,18 @@ export interface Schema {
 export interface EndpointSchema {
   request?: Schema
   response?: Schema
+}
+
+export type EndpointSchemas = Readonly<Record<string, EndpointSchema | undefined>>
+
+/** A definition's own `schemas`, with those given to `handle` (or `wrapDefinition`) on top, per handler. */
+export function definitionSchemas(
+  definition: AnyActorDefinition,
+  given: EndpointSchemas | undefined,
+): EndpointSchemas | undefined {
+  const own = definition.schemas as EndpointSchemas | undefined
+  if (own === undefined) return given
+  return given === undefined ? own : { ...own, ...given }
 }
 
 /** Deepest nesting checked: a schema or value deeper than this is refused rather than recursed into. */

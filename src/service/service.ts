@@ -19,7 +19,7 @@ import type { Service as RegistryRecord } from '../registry/registry.ts'
 import { Client } from './client.ts'
 import { debugDefinition, DEBUG_ENDPOINTS } from './debug.ts'
 import { resolveServiceOptions, type ResolvedServiceOptions, type ServiceOptions } from './options.ts'
-import type { EndpointSchema } from './schema.ts'
+import { definitionSchemas, type EndpointSchema } from './schema.ts'
 import { waitForSignal } from './signals.ts'
 import { wrapDefinition } from './wrap-definition.ts'
 import { compose, pick, type HandlerWrapper, type SubscriberFn } from './wrappers.ts'
@@ -27,7 +27,10 @@ import { metricsWrapper, type Metrics } from './wrappers/metrics.ts'
 import { inScope } from './call-scope.ts'
 
 export interface HandleOptions<D extends AnyActorDefinition = AnyActorDefinition> {
-  /** Request/response schema per handler name: in the endpoint metadata, and for the validation wrapper. */
+  /**
+   * Request/response schema per handler name: in the endpoint metadata, and for the validation
+   * wrapper. Each one given here wins over the definition's own `schemas` for that handler.
+   */
   schemas?: Readonly<{ [K in HandlerName<D>]?: EndpointSchema }>
 }
 
@@ -99,7 +102,7 @@ export class Service {
   /** Exposes a kind's handlers as this service's endpoints `Kind.handler`. */
   async handle<D extends AnyActorDefinition>(definition: D, options: HandleOptions<D> = {}): Promise<void> {
     validateDefinition(definition)
-    const handled: Handled = { definition, schemas: options.schemas as Handled['schemas'] }
+    const handled: Handled = { definition, schemas: definitionSchemas(definition, options.schemas) }
     this.#handled.push(handled)
     if (this.#state === 'running') {
       await this.#host(handled)

@@ -12,14 +12,14 @@ import type { ActorContext, ActorDefinition, AnyActorDefinition, Handler } from 
 import { inScope, type CallScope } from './call-scope.ts'
 import { withReplyMetadata } from './reply.ts'
 import { checkMetadata } from '../kernel/body.ts'
-import type { EndpointSchema } from './schema.ts'
+import { definitionSchemas, type EndpointSchema } from './schema.ts'
 import { compose, type HandlerFn, type HandlerWrapper } from './wrappers.ts'
 
 export interface WrapDefinitionOptions {
   /** The service name errors are stamped with and wrappers see. */
   service: string
   wrappers?: readonly HandlerWrapper[]
-  /** Request/response schema per handler name. */
+  /** Request/response schema per handler name (over the definition's own `schemas`). */
   schemas?: Readonly<Record<string, EndpointSchema | undefined>>
 }
 
@@ -29,9 +29,10 @@ export function wrapDefinition<D extends AnyActorDefinition>(
 ): D {
   const handlers: Record<string, Handler<unknown>> = {}
   const wrappers = options.wrappers ?? []
+  const schemas = definitionSchemas(definition, options.schemas)
   for (const [name, fn] of Object.entries(definition.handlers as Record<string, Handler<unknown>>)) {
     const endpoint = `${definition.kind}.${name}`
-    const schema = options.schemas?.[name]
+    const schema = schemas?.[name]
     const inner: HandlerFn = async (req) => fn(req.body as never, req.ctx)
     const chain = compose(wrappers, inner)
     handlers[name] = (msg: never, ctx: ActorContext<unknown>) => {

@@ -106,6 +106,10 @@ describe('kernel bad input (definitions and options)', () => {
       { kind: 'k', handlers: {}, mailbox: { overflow: 'explode' } },
       { kind: 'k', handlers: {}, turnTimeoutMs: -5 },
       { kind: 'k', handlers: {}, snapshotEvery: 5 }, // neither apply nor machine: nothing to snapshot
+      { kind: 'k', handlers: { h: () => 1 }, schemas: 'x' },
+      { kind: 'k', handlers: { h: () => 1 }, schemas: { other: {} } }, // names no handler
+      { kind: 'k', handlers: { h: () => 1 }, schemas: { h: 5 } },
+      { kind: 'k', handlers: { h: () => 1 }, schemas: { h: { request: 'string' } } },
     ]
     for (const def of bad) {
       assert.throws(() => defineActor(def as never), { code: 'invalid_options' }, JSON.stringify(def))

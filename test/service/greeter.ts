@@ -58,3 +58,18 @@ export const journaled = defineActor({
     },
   },
 })
+
+/** A greeter whose definition declares its endpoint schemas itself. */
+export const describedGreeter = defineActor({
+  kind: 'Described',
+  schemas: {
+    hello: {
+      request: { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 8 } } },
+      response: { type: 'object', properties: { greeting: { type: 'string' } } },
+    },
+  },
+  handlers: {
+    hello: (req: { name: string }) => ({ greeting: `Hello ${req.name}` }),
+    bye: (req: { name: string }) => `Bye ${req.name}`,
+  },
+})

@@ -11,7 +11,7 @@ import type { WrapperSet } from '../../src/service/wrappers.ts'
 import { createService } from '../../src/service/service.ts'
 import { rejection, sleep } from '../helpers/kernels.ts'
 import { withServices } from './kit.ts'
-import { greeter } from './greeter.ts'
+import { describedGreeter, greeter } from './greeter.ts'
 
 /** A wrapper set that records when each place runs. */
 function tracer(name: string, log: string[]): WrapperSet {
@@ -174,6 +174,30 @@ describe('service wrappers', () => {
       assert.equal(h.latency.length, h.buckets.length + 1)
       const c = client.snapshot().client['greeter Greeter.hello']!
       assert.deepEqual([c.count, c.errors, c.latency], [3, 1, [3, 0]])
+    })
+  })
+
+  test("wrappers - validation: the definition's own schemas are listed and checked; handle's win", async () => {
+    await withServices(async (s) => {
+      const bye = { request: { type: 'object' as const, required: ['name'] } }
+      await s.started({ name: 'described', wrappers: [validationWrapper()] }, (g) =>
+        g.handle(describedGreeter, { schemas: { bye } }),
+      )
+      const caller = await s.started({ name: 'caller' })
+      const refused = (endpoint: string, body: unknown) =>
+        caller.client.call('described', endpoint, body).then(
+          () => assert.fail(`${endpoint} took ${JSON.stringify(body)}`),
+          (err: unknown) => err as { status: number; detail: string },
+        )
+      const long = await refused('Described.hello', { name: 'x'.repeat(9) })
+      assert.equal(long.status, 400)
+      assert.match(long.detail, /field name must be at most 8 characters/)
+      assert.match((await refused('Described.bye', {})).detail, /field name is required/)
+      assert.equal(await caller.client.call('described', 'Described.bye', { name: 'y' }), 'Bye y')
+      const [record] = await s.registry.getService('described')
+      const meta = (name: string) => record!.endpoints.find((e) => e.name === name)!.metadata
+      assert.deepEqual(JSON.parse(meta('Described.hello').request!), describedGreeter.schemas!.hello!.request)
+      assert.deepEqual(JSON.parse(meta('Described.bye').request!), bye.request)
     })
   })
 
