@@ -198,7 +198,35 @@ export class PersistentState {
     this.stale = false
     return state
   }
+
+  /**
+   * Brings `state` up to the end of the journal, where another activation may have written since
+   * this one last read or wrote it. One `highestSeq` when nobody did (the common case: resolves
+   * `UNCHANGED`); otherwise the events after `seq` folded onto `state`, in pages. Resolves `FULL`
+   * when that fold is not possible from here and the caller must recover from scratch: a machine kind
+   * (its live xstate actor cannot take events from outside), a journal shorter than what this
+   * activation knew, or a gap (events removed by `deleteTo` under a newer snapshot).
+   */
+  async catchUp(journal: JournalPort, codec: Codec, state: unknown): Promise<CaughtUp> {
+    const highest = await journal.highestSeq(this.persistenceId)
+    if (highest === this.seq) return UNCHANGED
+    if (highest < this.seq || this.kind.machine !== undefined) return FULL
+    let seq = this.seq
+    while (seq < highest) {
+      const page = await journal.read(this.persistenceId, seq + 1, { toSeq: highest, max: RECOVERY_PAGE })
+      if (page.length === 0 || page[0]!.seq !== seq + 1) return FULL
+      for (const event of page) state = this.kind.apply(state, codec.decode(event.payload))
+      seq = page[page.length - 1]!.seq
+    }
+    this.seq = seq
+    return { state }
+  }
 }
+
+/** What a catch-up found: nothing new, the state with the new events folded in, or "recover in full". */
+export type CaughtUp = typeof UNCHANGED | typeof FULL | { readonly state: unknown }
+export const UNCHANGED = 'unchanged'
+export const FULL = 'full'
 
 function applierOf(kind: string, apply: EventApplier<unknown>): (state: unknown, event: unknown) => unknown {
   type Fold = (state: unknown, event: unknown) => unknown
