@@ -394,5 +394,7 @@ describe('nats transport - kernels', () => {
     await Promise.all(loops) // every loop ends: no ask hung
     const n = await ref.ask('get')
     assert.ok(n >= ok + 1, `the counter (${n}) holds every acknowledged ask (${ok + 1}; ${failed} failed)`)
+    // each kernel heard its link go and come back: its persistent actors would catch up
+    for (const k of [a, b]) assert.ok((await k.stats()).catchUps >= 2, `${k.nodeId} caught up`)
   })
 })
