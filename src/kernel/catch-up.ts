@@ -19,7 +19,10 @@
  * - from placement (`moved`): this node's own registration of a kind it hosts was deleted (expired
  *   or removed: others route around it), or a node sharing a kind with it was marked down here or
  *   left (its ids move to the nodes left, this one among them, and an activation this node kept
- *   from an earlier stay of those ids holds what it knew then).
+ *   from an earlier stay of those ids holds what it knew then);
+ * - this process stalled (its event loop blocked for `stallMs` or more: a long GC pause, a frozen
+ *   VM): its peers may have found it silent and its registration unrenewed, while here nothing
+ *   went down (what they sent waited in the sockets). A check timer every second sees it late.
  * The last item is the hand-back: a node that served ids while their home was away keeps its copies,
  * and they are caught up whenever ids may come back to it, rather than passivated when they leave.
  * Finding them to passivate would take a walk over every live actor on every thread and a placement
@@ -55,7 +58,12 @@ export interface CatchUpOptions {
   bump(): Promise<void>
   /** When the settling catch-ups run after the last evidence: `first`, doubling up to `max` (ms). */
   settle: { first: number; max: number }
+  /** A stall of the event loop this long is evidence (the kernel's registerIntervalMs). */
+  stallMs: number
 }
+
+/** How often the stall check runs (at most: a smaller `stallMs` makes it run more often). */
+const STALL_CHECK_MS = 1_000
 
 export class CatchUp {
   readonly #o: CatchUpOptions
@@ -63,6 +71,7 @@ export class CatchUp {
   #queued = false
   #reason = ''
   #timer: TimerHandle | undefined
+  #watchdog: TimerHandle | undefined
   readonly #off: (() => void)[] = []
   #stopped = false
 
@@ -75,8 +84,12 @@ export class CatchUp {
     return this.#epoch
   }
 
-  /** Follows the plugins' evidence: every lost connection, and their links' losses and returns. */
+  /**
+   * Follows the plugins' evidence (every lost connection, their links' losses and returns) and
+   * starts the stall check.
+   */
   follow(transport: Transport, registry: Registry): void {
+    this.#checkStall()
     this.#off.push(
       transport.onPeerDown((peer, reason) =>
         this.trigger(`connection to ${peer.address} lost (${reason.detail})`),
@@ -108,7 +121,21 @@ export class CatchUp {
     this.#stopped = true
     this.#timer?.cancel()
     this.#timer = undefined
+    this.#watchdog?.cancel()
+    this.#watchdog = undefined
     for (const off of this.#off.splice(0)) off()
+  }
+
+  /** Runs every STALL_CHECK_MS (or stallMs / 2); a run that comes `stallMs` late is evidence. */
+  #checkStall(): void {
+    const every = Math.min(STALL_CHECK_MS, Math.max(1, Math.floor(this.#o.stallMs / 2)))
+    const due = this.#o.clock.now() + every
+    this.#watchdog = this.#o.clock.setTimeout(() => {
+      if (this.#stopped) return
+      const late = this.#o.clock.now() - due
+      if (late >= this.#o.stallMs) this.trigger(`this process stalled for ${late} ms`)
+      this.#checkStall()
+    }, every)
   }
 
   /** The next settling catch-up, `at` ms after the evidence (the last one ran at `since`). */

@@ -102,6 +102,7 @@ export class Kernel implements Router, RemoteHost {
         logger: this.logger,
         bump: () => this.#local.catchUp(),
         settle: settling(selector, net.registerIntervalMs),
+        stallMs: net.registerIntervalMs,
       })
       this.#catchUp = catchUp
       this.#remote = new Remote(this, { ...net, selector, moved: (reason) => catchUp.trigger(reason) })

@@ -55,6 +55,7 @@ function setup(links = true) {
     logger,
     bump: async () => void bumps++,
     settle: { first: 100, max: 400 },
+    stallMs: 5_000,
   })
   catchUp.follow(plugins.transport, plugins.registry)
   return { clock, logger, plugins, catchUp, bumps: () => bumps }
@@ -113,10 +114,47 @@ describe('catch-up trigger', () => {
     clock.advance(100) // 550
     clock.advance(200) // 750
     assert.equal(bumps(), 7, 'at 100, 200 and 400 after the evidence')
-    clock.advance(10_000)
+    clock.advance(10_000) // the stall check runs every second meanwhile, on time: no stall
     assert.equal(bumps(), 7, 'and then no more')
-    assert.equal(clock.pending, 0)
+    assert.equal(clock.pending, 1, 'the stall check alone')
     catchUp.stop()
+  })
+
+  test('catch-up trigger - a stall of the event loop (the check timer fires stallMs late) is evidence', async () => {
+    let now = 0
+    const timers: { at: number; fn: () => void }[] = []
+    const clock = {
+      now: () => now,
+      setTimeout(fn: () => void, ms: number) {
+        const timer = { at: now + ms, fn }
+        timers.push(timer)
+        return { cancel: () => void timers.splice(timers.indexOf(timer) >>> 0, 1) }
+      },
+    }
+    const fire = (late: number) => {
+      const next = timers.sort((a, b) => a.at - b.at).shift()!
+      now = next.at + late
+      next.fn()
+    }
+    let bumps = 0
+    const plugins = new Plugins()
+    const catchUp = new CatchUp({
+      clock,
+      logger: captureLogger(),
+      bump: async () => void bumps++,
+      settle: { first: 100_000, max: 100_000 },
+      stallMs: 3_000,
+    })
+    catchUp.follow(plugins.transport, plugins.registry)
+    fire(0)
+    fire(2_999)
+    await tick()
+    assert.equal(bumps, 0, 'late, but less than stallMs')
+    fire(3_000)
+    await tick()
+    assert.equal(bumps, 1, 'a stall of stallMs')
+    catchUp.stop()
+    assert.equal(timers.length, 0, 'stop cancels the check and the settling timer')
   })
 
   test('catch-up trigger - a transport without a shared link (TCP) is followed by its peers alone', async () => {
