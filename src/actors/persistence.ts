@@ -9,6 +9,12 @@
  * trace outside the actor, and inside it the cell goes back to the state before the turn and reads
  * its journal again before its next message (`stale`), so the state is always the fold of what is
  * stored, even when `apply` mutated the state it was given.
+ *
+ * Catch-up (`catchUp`) is the cheap read for an activation that may have been bypassed: the journal's
+ * end first, and only when another writer moved it, the events after what this activation knew. It
+ * folds them onto the live state rather than starting over from the snapshot, because the live state
+ * is the fold of everything up to `seq` already (a failed turn's mutations were undone by a full
+ * recovery, `stale`, which a catch-up then defers to).
  */
 import { BadRequestError, ErrorCode } from '../errors.ts'
 import type { Codec } from '../codec/codec.ts'
