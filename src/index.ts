@@ -37,7 +37,7 @@ export {
   type SelectorOptions,
 } from './registry/selector.ts'
 export { random, roundRobin, rendezvous, type Strategy } from './registry/strategy.ts'
-export type { Transport, Peer, Envelope, FrameKind } from './transport/transport.ts'
+export type { Transport, Peer, Envelope, FrameKind, LinkEvent, LinkHandler } from './transport/transport.ts'
 export { TcpTransport, type TcpTransportOptions } from './transport/tcp.ts'
 export { NatsTransport, type NatsTransportOptions } from './transport/nats.ts'
 export { MemoryTransport, MemoryNetwork, type MemoryTransportOptions } from './transport/memory.ts'

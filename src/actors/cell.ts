@@ -42,6 +42,8 @@ const STOPPED = 3
 /** What a cell needs from the host that owns it. */
 export interface CellOwner {
   readonly env: ActorEnvironment
+  /** Moves when persistent actors must catch up with their journals (see ActorHost.catchUp). */
+  readonly epoch: number
   busy(delta: 1 | -1): void
   removed(cell: ActorCell): void
   /** A passivation found the actor busy: keep tracking it. */

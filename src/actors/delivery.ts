@@ -42,6 +42,11 @@ export const SYS_STOP = '$stop'
 export const SYS_RESTART = '$restart'
 /** A persistent actor reads its journal (on activation, after a restart or a failed append). */
 export const SYS_RECOVER = '$recover'
+/**
+ * A persistent actor catches up with its journal before its next message: this node may have been
+ * routed around, so another activation may have written (ActorHost.catchUp).
+ */
+export const SYS_CATCH_UP = '$catchUp'
 /** An idle keyed actor leaves memory; it comes back from its journal on its next message. */
 export const SYS_PASSIVATE = '$passivate'
 /** A machine actor's timer is due (its `body` fires it). */

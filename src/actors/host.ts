@@ -3,6 +3,12 @@
  * the kinds it can run and the cells keyed by address; a message to an address without a live cell
  * activates one (virtual actors: every id of a hosted kind is addressable). It knows when everything
  * is idle, which is how a kernel drains before it stops.
+ *
+ * Its epoch says when its persistent actors last had reason to trust what they hold: `catchUp()`
+ * (the kernel found this node may have been routed around, src/kernel/catch-up.ts) moves it, and a
+ * message delivered to a persistent cell that read its journal at an older epoch queues that cell's
+ * catch-up turn first. So the cost is an integer compare per delivery and nothing until a message
+ * comes, however many actors are live; cells with messages already waiting are caught up at once.
  */
 import { LRUCache } from 'lru-cache'
 import { ErrorCode, NotFoundError, UnavailableError, type MicaError } from '../errors.ts'
@@ -37,6 +43,7 @@ export class ActorHost implements CellOwner {
   #sweep: NodeJS.Timeout | undefined
   readonly #passivationOptions: PassivationOptions | false
   #busy = 0
+  #epoch = 0
   #idleWaiters: (() => void)[] = []
   #closed = false
 
@@ -63,6 +70,23 @@ export class ActorHost implements CellOwner {
     this.#sweep = setInterval(() => cache.purgeStale(), Math.max(1000, options.idleMs / 4))
     this.#sweep.unref()
     return cache
+  }
+
+  get epoch(): number {
+    return this.#epoch
+  }
+
+  /**
+   * Another activation may have written this host's persistent actors' journals (this node was
+   * routed around): each reads its journal again before its next message. Lazy: a cell learns of
+   * it when a message is delivered to it; one with messages already queued (they were delivered
+   * before this call, they run after it) catches up now, ahead of them.
+   */
+  catchUp(): void {
+    const epoch = ++this.#epoch
+    if (this.#busy === 0) return // nothing is queued anywhere
+    for (const cell of this.#cells.values())
+      if (cell.holdsEffects && cell.depth > 0) (cell as PersistentCell).catchUp(epoch)
   }
 
   /** Persistent keyed actors tracked for passivation. */
@@ -121,7 +145,11 @@ export class ActorHost implements CellOwner {
     }
     let cell = this.#cells.get(address)
     if (cell === undefined) cell = this.activate(kind, id, address)
-    else if (cell.holdsEffects && id !== '') this.#passivation?.get(address) // marks it recently used
+    else if (cell.holdsEffects) {
+      if (id !== '') this.#passivation?.get(address) // marks it recently used
+      const persistent = cell as PersistentCell
+      if (persistent.epoch !== this.#epoch) persistent.catchUp(this.#epoch)
+    }
     if (cell === undefined) {
       this.#lose(address, d, 'kind-not-found', new NotFoundError(ErrorCode.KIND_NOT_FOUND, `no kind ${kind}`))
       return

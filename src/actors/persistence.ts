@@ -9,6 +9,12 @@
  * trace outside the actor, and inside it the cell goes back to the state before the turn and reads
  * its journal again before its next message (`stale`), so the state is always the fold of what is
  * stored, even when `apply` mutated the state it was given.
+ *
+ * Catch-up (`catchUp`) is the cheap read for an activation that may have been bypassed: the journal's
+ * end first, and only when another writer moved it, the events after what this activation knew. It
+ * folds them onto the live state rather than starting over from the snapshot, because the live state
+ * is the fold of everything up to `seq` already (a failed turn's mutations were undone by a full
+ * recovery, `stale`, which a catch-up then defers to).
  */
 import { BadRequestError, ErrorCode } from '../errors.ts'
 import type { Codec } from '../codec/codec.ts'
@@ -200,7 +206,35 @@ export class PersistentState {
     this.stale = false
     return state
   }
+
+  /**
+   * Brings `state` up to the end of the journal, where another activation may have written since
+   * this one last read or wrote it. One `highestSeq` when nobody did (the common case: resolves
+   * `UNCHANGED`); otherwise the events after `seq` folded onto `state`, in pages. Resolves `FULL`
+   * when that fold is not possible from here and the caller must recover from scratch: a machine kind
+   * (its live xstate actor cannot take events from outside), a journal shorter than what this
+   * activation knew, or a gap (events removed by `deleteTo` under a newer snapshot).
+   */
+  async catchUp(journal: JournalPort, codec: Codec, state: unknown): Promise<CaughtUp> {
+    const highest = await journal.highestSeq(this.persistenceId)
+    if (highest === this.seq) return UNCHANGED
+    if (highest < this.seq || this.kind.machine !== undefined) return FULL
+    let seq = this.seq
+    while (seq < highest) {
+      const page = await journal.read(this.persistenceId, seq + 1, { toSeq: highest, max: RECOVERY_PAGE })
+      if (page.length === 0 || page[0]!.seq !== seq + 1) return FULL
+      for (const event of page) state = this.kind.apply(state, codec.decode(event.payload))
+      seq = page[page.length - 1]!.seq
+    }
+    this.seq = seq
+    return { state }
+  }
 }
+
+/** What a catch-up found: nothing new, the state with the new events folded in, or "recover in full". */
+export type CaughtUp = typeof UNCHANGED | typeof FULL | { readonly state: unknown }
+export const UNCHANGED = 'unchanged'
+export const FULL = 'full'
 
 function applierOf(kind: string, apply: EventApplier<unknown>): (state: unknown, event: unknown) => unknown {
   type Fold = (state: unknown, event: unknown) => unknown

@@ -4,14 +4,30 @@
  * ends (then its reply, sends and publishes leave), a failed turn goes back to the state before it
  * and reads the journal again, and a machine kind drives its xstate actor, whose timers and
  * children's results become turns of their own. See persistence.ts and machine.ts for why.
+ *
+ * Catch-up: the cell remembers its host's epoch when it last read its journal (`epoch`). When this
+ * node may have been routed around, the host moves its epoch (ActorHost.catchUp), and the next
+ * message delivered to a cell with an older one is preceded by a catch-up turn: one `highestSeq`
+ * when nobody else wrote, else the other writer's events folded in (or, for a machine or a gap, a
+ * full recovery). Reads are then answered from the journal's state, not from what this activation
+ * held before another node served the actor. A journal that cannot be read ends the activation, as
+ * a failed recovery does: its queued messages fail with that error rather than read a state nobody
+ * can vouch for.
  */
 import type { AnyMachineSnapshot } from 'xstate'
 import { MicaError } from '../errors.ts'
 import { ActorCell, isThenable, type CellOwner } from './cell.ts'
-import { SYS_COMMIT, SYS_RECOVER, SYS_TIMER, systemDelivery, type Delivery } from './delivery.ts'
+import {
+  SYS_CATCH_UP,
+  SYS_COMMIT,
+  SYS_RECOVER,
+  SYS_TIMER,
+  systemDelivery,
+  type Delivery,
+} from './delivery.ts'
 import type { KindEntry } from './kind.ts'
 import { MachineRunner, type MachineHost, type MachineReply } from './machine.ts'
-import { PersistentState, type Effect } from './persistence.ts'
+import { FULL, PersistentState, UNCHANGED, type Effect } from './persistence.ts'
 
 export class PersistentCell extends ActorCell {
   /** Journal bookkeeping of this activation. */
@@ -19,9 +35,12 @@ export class PersistentCell extends ActorCell {
   /** The live xstate actor of a machine kind. */
   readonly #machine: MachineRunner | undefined
   #commitQueued = false
+  /** The host's epoch when this activation last read its journal (its recovery reads it at once). */
+  epoch: number
 
   constructor(owner: CellOwner, kind: KindEntry, id: string, address: string) {
     super(owner, kind, id, address, true)
+    this.epoch = owner.epoch
     this.#journal = new PersistentState(address, kind.persistent!)
     const logic = kind.persistent!.machine
     this.#machine = logic && new MachineRunner(logic, id, this.#machineHost())
@@ -72,6 +91,12 @@ export class PersistentCell extends ActorCell {
     return this.#commit(result)
   }
 
+  /** Reads the journal again before the next message: the host's epoch moved past this cell's. */
+  catchUp(epoch: number): void {
+    this.epoch = epoch
+    this.enqueueSystem(systemDelivery(SYS_CATCH_UP))
+  }
+
   /** Nothing of a failed turn leaves; when it had persisted, the journal is read again. */
   protected override failTurn(d: Delivery, err: unknown): void {
     if (this.#journal.rollback()) {
@@ -85,6 +110,8 @@ export class PersistentCell extends ActorCell {
     switch (d.handler) {
       case SYS_RECOVER:
         return this.#recover(d)
+      case SYS_CATCH_UP:
+        return this.#catchUp(d)
       case SYS_TIMER:
       case SYS_COMMIT:
         return this.#machineTurn(d)
@@ -148,27 +175,63 @@ export class PersistentCell extends ActorCell {
     this.awaitTurn(
       d,
       reading,
-      (state) => {
-        this.state = state
-        const machine = this.#machine
-        if (machine === undefined) return
-        try {
-          // a journal with nothing in it: a fresh start (entry actions run, as for any new actor)
-          machine.start(ps.seq === 0 ? undefined : (state as AnyMachineSnapshot))
-          this.state = machine.snapshot
-        } catch (err) {
-          const error = MicaError.from(err, this.address)
-          env.warn(`${this.address}: the machine did not start: ${error.detail}`, err)
-          this.finalize(error)
-        }
-      },
-      (err) => {
-        const error = MicaError.from(err, this.address)
-        env.warn(`${this.address}: recovery failed: ${error.detail}`, error.cause ?? err)
-        this.finalize(error)
-      },
+      (state) => this.#restored(state),
+      (err) => this.#unreadable(err),
     )
     return true
+  }
+
+  /**
+   * A catch-up turn: the journal's end, and what others wrote since this activation last knew it;
+   * a full recovery in the same turn when their events cannot be folded in from here (a machine's
+   * live actor stops only then). A failed append already asked for a full recovery (`stale`).
+   */
+  #catchUp(d: Delivery): boolean {
+    const ps = this.#journal
+    if (ps.stale) return this.#recover(d)
+    const env = this.owner.env
+    const codec = env.codecs.get(undefined)
+    let full = false
+    const reading = ps.catchUp(env.journal, codec, this.state).then((found) => {
+      if (found === UNCHANGED) return this.state
+      if (found !== FULL) return found.state
+      full = true
+      this.#machine?.stop()
+      return ps.recover(env.journal, codec, () => this.kind.initialState(this.id), this.id)
+    })
+    this.awaitTurn(
+      d,
+      reading,
+      (state) => {
+        if (full) this.#restored(state)
+        else this.state = state
+      },
+      (err) => this.#unreadable(err),
+    )
+    return true
+  }
+
+  /** The state read from the journal; a machine kind starts its xstate actor from it. */
+  #restored(state: unknown): void {
+    this.state = state
+    const machine = this.#machine
+    if (machine === undefined) return
+    try {
+      // a journal with nothing in it: a fresh start (entry actions run, as for any new actor)
+      machine.start(this.#journal.seq === 0 ? undefined : (state as AnyMachineSnapshot))
+      this.state = machine.snapshot
+    } catch (err) {
+      const error = MicaError.from(err, this.address)
+      this.owner.env.warn(`${this.address}: the machine did not start: ${error.detail}`, err)
+      this.finalize(error)
+    }
+  }
+
+  /** The journal could not be read: the activation ends, its queued messages fail with the error. */
+  #unreadable(err: unknown): void {
+    const error = MicaError.from(err, this.address)
+    this.owner.env.warn(`${this.address}: recovery failed: ${error.detail}`, error.cause ?? err)
+    this.finalize(error)
   }
 
   /** A due machine timer, or events that arrived between turns: a turn that stores what happened. */

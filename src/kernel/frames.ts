@@ -50,6 +50,8 @@ export type DeadFrame = [
   b: Uint8Array | null,
 ]
 export type ControlFrame = [t: typeof F_CTRL, id: number, op: string, payload: unknown]
+/** Main to worker: its persistent actors catch up with their journals before their next message. */
+export const CATCH_UP_CONTROL_OP = 'catch-up'
 export type ControlReplyFrame = [t: typeof F_CTRL_REPLY, id: number, ok: boolean, payload: unknown]
 
 /** Streams: opened by the main thread (ids are main's), then frames both ways by stream id. */

@@ -169,6 +169,10 @@ export class InlineRuntime implements LocalRuntime, ActorEnvironment {
     return { handler: out.handler, body: bytes, ct, md: out.md, dl, reply }
   }
 
+  async catchUp(): Promise<void> {
+    this.#host.catchUp()
+  }
+
   async drain(until: number): Promise<void> {
     let timer: TimerHandle | undefined
     const late = new Promise<void>((resolve) => {

@@ -48,6 +48,7 @@ import {
 import { Ref, type Router } from './ref.ts'
 import { WorkersRuntime } from './workers.ts'
 import { KernelJournal } from './journal-port.ts'
+import { CatchUp, settling } from './catch-up.ts'
 
 type Placement = RegistryNode | Promise<'local' | RegistryNode>
 
@@ -67,6 +68,8 @@ export class Kernel implements Router, RemoteHost {
   readonly door: ServingDoor
   readonly #local: LocalRuntime
   readonly #remote: Remote | undefined
+  /** When this node may have been routed around, its persistent actors catch up (network only). */
+  readonly #catchUp: CatchUp | undefined
   readonly #streams: StreamRouter
   readonly #pubsub: Pubsub
   readonly #kinds = new Map<string, KindEntry>()
@@ -89,10 +92,21 @@ export class Kernel implements Router, RemoteHost {
         ? new InlineRuntime(this)
         : new SplitRuntime(new WorkersRuntime(this), new InlineRuntime(this))
     const net = this.options.network
-    this.#remote =
-      net === undefined
-        ? undefined
-        : new Remote(this, { ...net, selector: net.selector ?? new Selector({ clock: this.clock }) })
+    if (net === undefined) {
+      this.#remote = undefined
+      this.#catchUp = undefined
+    } else {
+      const selector = net.selector ?? new Selector({ clock: this.clock })
+      const catchUp = new CatchUp({
+        clock: this.clock,
+        logger: this.logger,
+        bump: () => this.#local.catchUp(),
+        settle: settling(selector, net.registerIntervalMs),
+        stallMs: net.registerIntervalMs,
+      })
+      this.#catchUp = catchUp
+      this.#remote = new Remote(this, { ...net, selector, moved: (reason) => catchUp.trigger(reason) })
+    }
     this.#pubsub = new Pubsub({
       broker:
         this.options.broker ??
@@ -127,6 +141,8 @@ export class Kernel implements Router, RemoteHost {
   async start(): Promise<void> {
     await this.journal.start()
     await this.#local.start()
+    if (this.#catchUp !== undefined)
+      this.#catchUp.follow(this.options.network!.transport, this.options.network!.registry)
     await this.#remote?.start() // the registry first: a direct broker records its subscriptions there
     await this.#pubsub.start()
   }
@@ -231,12 +247,15 @@ export class Kernel implements Router, RemoteHost {
   }
 
   async stats(): Promise<KernelStats> {
+    // read before the threads are asked: the catch-ups counted here reached them before this question
+    const catchUps = this.#catchUp?.epoch ?? 0
     const local = await this.#local.stats()
     return {
       nodeId: this.nodeId,
       workers: this.options.workers,
       kinds: this.kinds,
       actors: local.actors,
+      catchUps,
       streams: local.streams + (this.#remote?.openStreams ?? 0),
       pendingAsks: local.pendingAsks,
       deadLetters: this.deadLetters.count,
@@ -253,6 +272,7 @@ export class Kernel implements Router, RemoteHost {
 
   async #stop(): Promise<void> {
     this.#state = 'stopping'
+    this.#catchUp?.stop() // a node on its way out has no actors to hand back
     try {
       await this.#remote?.leave() // deregister first: other nodes stop routing here while we drain
       await this.#pubsub.unsubscribeAll()

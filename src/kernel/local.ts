@@ -62,6 +62,12 @@ export interface KernelStats {
   workers: number
   kinds: string[]
   actors: number
+  /**
+   * Times this node found it may have been routed around (a lost link or connection, its
+   * registration gone, a node sharing its kinds marked down or gone), plus the settling ones after:
+   * each made every live persistent actor read its journal again before its next message.
+   */
+  catchUps: number
   /** Streams open through a thread hop or the transport. */
   streams: number
   pendingAsks: number
@@ -98,6 +104,12 @@ export interface LocalRuntime {
   openStream(to: Address, req: StreamRequest): StreamEnd
   /** A stream from another node: its messages stay encoded up to the handler's thread. */
   openStreamEncoded(to: Address, req: StreamRequest, toCaller: EncodedStreamSink): EncodedStreamSink
+  /**
+   * This node may have been routed around: every live persistent actor, on every thread, reads its
+   * journal again before its next message. Resolves once every thread has taken note (a message
+   * sent after that call is delivered after it in any case: it travels behind it).
+   */
+  catchUp(): Promise<void>
   drain(until: number): Promise<void>
   /** Stops every actor; turns still running at `until` are abandoned. */
   stop(until: number): Promise<void>

@@ -3,6 +3,13 @@
  * own registrations at once, others from lookups and registry watch events), places a keyed actor by
  * rendezvous over them (cached per key while membership holds: any change of nodes or a mark-down
  * moves an epoch), and serves a stateless kind here when this node hosts it.
+ *
+ * It also says when keyed actors of a kind this node hosts may have changed hands (`moved`): a node
+ * hosting it was marked down here or left it (its ids move to the nodes left, this one among them,
+ * which may still hold an activation from the last time they came here), or this node's own
+ * registration of it was deleted (expired in the registry, or removed by another registrant: others
+ * now route around this node). The kernel then has its persistent actors catch up with their
+ * journals (catch-up.ts); nothing here costs anything per message.
  */
 import { ErrorCode, NotFoundError } from '../errors.ts'
 import type { Clock } from '../clock.ts'
@@ -14,7 +21,7 @@ import type { Logger } from './options.ts'
 export type Where = 'local' | RegistryNode
 
 /** A cached keyed placement is re-checked after this long even when nothing moved (a mark-down ended). */
-const PLACEMENT_CACHE_MS = 1_000
+export const PLACEMENT_CACHE_MS = 1_000
 const MAX_CACHED_PLACEMENTS = 100_000
 
 export interface PlacementOptions {
@@ -25,6 +32,8 @@ export interface PlacementOptions {
   logger: Logger
   /** The nodes this node registered for `kind` (none when it does not host it). */
   own(kind: string): RegistryNode[] | undefined
+  /** Keyed actors of a kind this node hosts may have changed hands (see above); `reason` is for logs. */
+  moved?(reason: string): void
 }
 
 export class Placement {
@@ -62,8 +71,15 @@ export class Placement {
   }
 
   markDown(nodeId: string): void {
+    const fresh = !this.#o.selector.isDown(nodeId)
     this.#o.selector.markDown(nodeId)
     this.#epoch++
+    if (fresh && this.#o.moved !== undefined) {
+      const shared = this.kinds().filter(
+        (kind) => this.#o.own(kind) !== undefined && this.#nodes.get(kind)!.some((n) => n.id === nodeId),
+      )
+      if (shared.length > 0) this.#o.moved(`${nodeId} marked down (it hosts ${shared.join(', ')})`)
+    }
   }
 
   /** Marks down every node at `address` (its connection was lost). */
@@ -93,6 +109,11 @@ export class Placement {
           this.#set(
             kind,
             (this.#nodes.get(kind) ?? []).filter((n) => !gone.has(n.id) || n.id === own),
+          )
+          if (own === undefined) continue
+          const ids = [...gone].join(', ')
+          this.#o.moved?.(
+            gone.has(own) ? `this node's registration of ${kind} was deleted` : `${ids} left ${kind}`,
           )
         }
       } catch (err) {

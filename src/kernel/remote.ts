@@ -42,6 +42,8 @@ export interface RemoteOptions {
   retryBackoffMs: number
   version: string
   metadata: Record<string, string>
+  /** Keyed actors of a hosted kind may have changed hands (Placement's `moved`: see catch-up.ts). */
+  moved?: (reason: string) => void
 }
 
 /** What Remote needs from the kernel: its services plus the door for envelopes from other nodes. */
@@ -88,6 +90,7 @@ export class Remote {
       clock: host.clock,
       logger: host.logger,
       own: (kind) => this.#hosted.get(kind)?.nodes,
+      moved: options.moved,
     })
   }
 

@@ -74,6 +74,10 @@ export class SplitRuntime implements LocalRuntime {
     return this.#of(to).openStreamEncoded(to, req, toCaller)
   }
 
+  async catchUp(): Promise<void> {
+    await Promise.all([this.#workers.catchUp(), this.#main.catchUp()])
+  }
+
   async drain(until: number): Promise<void> {
     await Promise.all([this.#workers.drain(until), this.#main.drain(until)])
   }

@@ -39,6 +39,7 @@ import {
   F_ERROR,
   F_REPLY,
   F_SEND,
+  CATCH_UP_CONTROL_OP,
   type ControlFrame,
   type Frame,
   type MessageFrame,
@@ -222,6 +223,9 @@ export class WorkerRuntime implements ActorEnvironment, Router {
       case 'stop':
         await this.#host.stopAll((payload as { until: number }).until)
         this.#wheel.abandonAll(new UnavailableError(ErrorCode.KERNEL_STOPPED, 'kernel stopped'))
+        return null
+      case CATCH_UP_CONTROL_OP:
+        this.#host.catchUp()
         return null
       case 'stats':
         return {

@@ -13,6 +13,7 @@ import { deadLetterOf, type DeadLetterReason } from '../mailbox/dead-letters.ts'
 import type { Address } from './address.ts'
 import { checkSize, encodeBody, frameContentType } from './body.ts'
 import {
+  CATCH_UP_CONTROL_OP,
   F_PUBLISH,
   F_STREAM_CANCEL,
   F_STREAM_CREDIT,
@@ -209,6 +210,11 @@ export class WorkersRuntime implements LocalRuntime, AskTable {
 
   openStreamEncoded(to: Address, req: StreamRequest, toCaller: EncodedStreamSink): EncodedStreamSink {
     return this.#streams.openEncoded(this.#slotOf(to), ++this.#nextId, to.key, req, toCaller)
+  }
+
+  /** A control frame to each worker: it travels in order with the messages posted after it. */
+  async catchUp(): Promise<void> {
+    await Promise.all(this.#slots().map((slot) => this.#control(slot, CATCH_UP_CONTROL_OP, null)))
   }
 
   async drain(until: number): Promise<void> {

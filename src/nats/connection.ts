@@ -7,9 +7,14 @@
  *
  * The client (`@nats-io/transport-node`) is imported when a connection is opened, so code that
  * never uses NATS never loads it. An adopted connection is never closed here: its owner closes it.
+ *
+ * The link's losses and returns (src/link.ts) come from the client's status stream: `disconnect` or
+ * `staleConnection` (the client then reconnects by itself) and `close` (it gave up, or its owner
+ * closed an adopted connection) are a loss, reported once until a `reconnect` restores it.
  */
 import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node'
 import { ErrorCode, UnavailableError } from '../errors.ts'
+import type { LinkEvent, LinkHandler } from '../link.ts'
 
 export interface NatsConnectionOptions {
   /** `nats://host:port`, or several for a cluster. Required unless `connection` is given. */
@@ -48,6 +53,8 @@ export interface NatsLink {
   readonly connected: boolean
   /** The server's max_payload (bytes): no message may be larger. */
   readonly maxPayload: number
+  /** The link's losses and returns (a throwing handler is ignored); returns an unsubscribe function. */
+  onChange(handler: LinkHandler): () => void
   /** Stops following the status and closes the connection when it is ours. */
   close(): Promise<void>
 }
@@ -102,11 +109,28 @@ export async function openNatsLink(o: NatsConnectionOptions, who: string): Promi
 
 function follow(nc: NatsConnection, owned: boolean): NatsLink {
   let connected = true
-  const status = nc.status() as AsyncIterable<{ type: string }> & { stop?: () => void }
+  const handlers = new Set<LinkHandler>()
+  const emit = (event: LinkEvent): void => {
+    for (const handler of handlers) {
+      try {
+        handler(event)
+      } catch {
+        // a listener's failure is its own: the link goes on
+      }
+    }
+  }
+  const status = nc.status() as AsyncIterable<{ type: string; server?: string }> & { stop?: () => void }
   void (async () => {
     for await (const s of status) {
-      if (s.type === 'disconnect' || s.type === 'staleConnection') connected = false
-      else if (s.type === 'reconnect') connected = true
+      if (s.type === 'disconnect' || s.type === 'staleConnection' || s.type === 'close') {
+        if (!connected) continue
+        connected = false
+        const detail = s.type === 'disconnect' ? `disconnected from ${s.server ?? 'the server'}` : s.type
+        emit({ state: 'lost', detail })
+      } else if (s.type === 'reconnect' && !connected) {
+        connected = true
+        emit({ state: 'restored', detail: `reconnected to ${s.server ?? 'a server'}` })
+      }
     }
   })().catch(() => undefined)
   return {
@@ -116,6 +140,10 @@ function follow(nc: NatsConnection, owned: boolean): NatsLink {
       return connected && !nc.isClosed()
     },
     maxPayload: nc.info?.max_payload ?? 1024 * 1024,
+    onChange(handler) {
+      handlers.add(handler)
+      return () => void handlers.delete(handler)
+    },
     close: async () => {
       status.stop?.()
       if (owned) await nc.close().catch(() => undefined)

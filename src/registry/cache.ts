@@ -12,7 +12,7 @@
  * - Every watch event (and every register/deregister made through this wrapper) patches the cached
  *   result for its name and restarts its TTL. An event that lands while the first lookup of a name is
  *   in flight makes that lookup ask again, so a result fetched before the event is never cached.
- * - listServices and watch pass through: they are not on the hot path.
+ * - listServices, watch and onLinkChange pass through: they are not on the hot path.
  *
  * The wrapper owns the inner registry: start and stop start and stop it.
  */
@@ -20,7 +20,15 @@ import { LRUCache } from 'lru-cache'
 import { systemClock, type Clock } from '../clock.ts'
 import { ErrorCode, UnavailableError } from '../errors.ts'
 import { Lifecycle } from './lifecycle.ts'
-import type { RegisterOptions, Registry, Service, WatchEvent, WatchOptions, Watcher } from './registry.ts'
+import type {
+  LinkHandler,
+  RegisterOptions,
+  Registry,
+  Service,
+  WatchEvent,
+  WatchOptions,
+  Watcher,
+} from './registry.ts'
 import { checkName, checkService } from './validate.ts'
 import { copyService } from './watchers.ts'
 
@@ -132,6 +140,11 @@ export class CachedRegistry implements Registry {
 
   watch(options?: WatchOptions): Watcher {
     return this.#inner.watch(options)
+  }
+
+  /** The inner registry's link (none when it has no shared backend). */
+  onLinkChange(handler: LinkHandler): () => void {
+    return this.#inner.onLinkChange?.(handler) ?? (() => {})
   }
 
   async #lookup(name: string): Promise<Service[]> {

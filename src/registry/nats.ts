@@ -24,7 +24,9 @@
  * down every call but `watch` rejects with UnavailableError (503) and nothing expires (nobody could
  * refresh). After a reconnect the registry opens the bucket again (a server that lost a memory-stored
  * bucket gets a new one), puts its own nodes again and reloads the bucket from scratch, giving every
- * node it already knew one full TTL to be refreshed by its own registry.
+ * node it already knew one full TTL to be refreshed by its own registry. The connection's losses and
+ * returns go to `onLinkChange` (src/link.ts): while it is down nobody refreshes our records, so
+ * other readers may expire them and route around this node.
  */
 import { randomBytes } from 'node:crypto'
 import type { KV } from '@nats-io/kv'
@@ -39,7 +41,7 @@ import { keyOfRecord } from './nats-records.ts'
 import { Timers } from './nats-timers.ts'
 import { NatsView } from './nats-view.ts'
 import { deleteExpired, deleteNode, putNode } from './nats-writes.ts'
-import type { RegisterOptions, Registry, Service, WatchOptions, Watcher } from './registry.ts'
+import type { LinkHandler, RegisterOptions, Registry, Service, WatchOptions, Watcher } from './registry.ts'
 import { checkName, checkRegisterOptions, checkService } from './validate.ts'
 import { WatchHub } from './watchers.ts'
 
@@ -73,6 +75,7 @@ export class NatsRegistry implements Registry {
   readonly name = 'nats'
   readonly #lifecycle = new Lifecycle('nats')
   readonly #hub = new WatchHub()
+  readonly #onLinkChange = new Set<LinkHandler>()
   readonly #options: ResolvedNatsRegistryOptions
   /** Marks our values in the bucket: whose a key is decides who may refresh or delete it. */
   readonly #token = randomBytes(12).toString('base64url')
@@ -117,6 +120,15 @@ export class NatsRegistry implements Registry {
     try {
       this.#link = await openNatsLink(this.#options.connection, 'registry')
       this.#connected = true
+      this.#link.onChange((event) => {
+        for (const handler of this.#onLinkChange) {
+          try {
+            handler(event)
+          } catch (error) {
+            this.#warn(`a link handler threw: ${text(error)}`)
+          }
+        }
+      })
       this.#follow(this.#link)
       this.#kv = await this.#openBucket()
       await this.#load()
@@ -243,6 +255,11 @@ export class NatsRegistry implements Registry {
   watch(options: WatchOptions = {}): Watcher {
     if (options.service !== undefined) checkName(options.service)
     return this.#hub.watch(options)
+  }
+
+  onLinkChange(handler: LinkHandler): () => void {
+    this.#onLinkChange.add(handler)
+    return () => void this.#onLinkChange.delete(handler)
   }
 
   #usable(): boolean {

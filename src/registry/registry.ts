@@ -11,7 +11,14 @@
  * Every method rejects with the catalogue's errors only: BadRequestError (400, `bad_request`) for a
  * record or name that breaks the rules below, UnavailableError (503, `unavailable`, retryable) when
  * the registry is not started, already stopped, or its backend cannot be reached.
+ *
+ * A registry with a connection to a shared backend (nats) may report that link's losses and returns
+ * (`onLinkChange`, src/link.ts): while it is down this node's records are not refreshed, so other
+ * nodes may expire them and route around this node.
  */
+import type { LinkHandler } from '../link.ts'
+
+export type { LinkEvent, LinkHandler } from '../link.ts'
 
 /** One handler of a service (Go Micro's endpoint); request/response descriptions go in metadata. */
 export interface Endpoint {
@@ -82,6 +89,8 @@ export interface Registry {
   /** Every known service, in the same shape as getService. */
   listServices(): Promise<Service[]>
   watch(options?: WatchOptions): Watcher
+  /** Optional: the backend link's losses and returns; returns an unsubscribe function. */
+  onLinkChange?(handler: LinkHandler): () => void
 }
 
 /**

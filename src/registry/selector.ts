@@ -99,6 +99,16 @@ export class Selector {
     this.#maxMarkDownMs = maxMarkDownMs
   }
 
+  /** How long a first failure keeps a node out. */
+  get markDownMs(): number {
+    return this.#markDownMs
+  }
+
+  /** The cap on the doubling mark-down backoff. */
+  get maxMarkDownMs(): number {
+    return this.#maxMarkDownMs
+  }
+
   /**
    * One node of `services` after `filters`, skipping nodes marked down. If every remaining node is
    * marked down, picks among all of them anyway: a node that may have recovered is a better bet than

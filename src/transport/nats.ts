@@ -33,6 +33,10 @@
  * only ones with headers. `listen` on a subject someone already answers on (a probe request gets an
  * answer, or no answer in time) is refused.
  *
+ * Link: the connection's losses and returns (src/link.ts) go to `onLinkChange`. While it is down
+ * nobody can reach this node (a frame to it comes back as a 503 and its dialers find it gone), but
+ * its own peers need not go down: the kernel hears of the loss here.
+ *
  * Back-pressure: each peer's outbox is bounded by maxQueuedBytes while it waits for the peer to be up;
  * once handed to the client, messages are the client's (it buffers across a server reconnect, and
  * its buffer is not counted in `queuedBytes`: the client exposes no public figure for it). The
@@ -55,7 +59,7 @@ import {
   type ResolvedNatsOptions,
 } from './nats-options.ts'
 import { Control, CONTROL_HEADER, readFrames, REPLY_HEADER, splitFrames } from './nats-wire.ts'
-import type { EnvelopeHandler, Peer, PeerDownHandler, Transport } from './transport.ts'
+import type { EnvelopeHandler, LinkHandler, Peer, PeerDownHandler, Transport } from './transport.ts'
 
 export type { NatsTransportOptions } from './nats-options.ts'
 
@@ -73,6 +77,7 @@ export class NatsTransport implements Transport {
   readonly #inbound = new Map<string, NatsPeer>()
   readonly #onEnvelope = new Set<EnvelopeHandler>()
   readonly #onPeerDown = new Set<PeerDownHandler>()
+  readonly #onLinkChange = new Set<LinkHandler>()
   readonly #subs: Subscription[] = []
   #link: NatsLink | null = null
   #linking: Promise<NatsLink> | null = null
@@ -165,6 +170,11 @@ export class NatsTransport implements Transport {
     return () => this.#onPeerDown.delete(handler)
   }
 
+  onLinkChange(handler: LinkHandler): () => void {
+    this.#onLinkChange.add(handler)
+    return () => this.#onLinkChange.delete(handler)
+  }
+
   stop(): Promise<void> {
     this.#stopping ??= this.#shutdown()
     return this.#stopping
@@ -200,6 +210,7 @@ export class NatsTransport implements Transport {
         throw stoppedError()
       }
       this.#link = link
+      link.onChange((event) => this.#emit(this.#onLinkChange, 'link', (h) => h(event)))
       return link
     })()
     this.#linking = linking

@@ -29,11 +29,19 @@
  * `close()`/`stop()`: the remote closed, a heartbeat timed out, bad input, a dial failed. A dialed
  * peer fires once per loss (not once per failed reconnect attempt) and fires again only after it
  * was connected again.
+ *
+ * Link. A transport that reaches every peer through one shared link (NATS: one connection to a
+ * server) reports that link's loss and return with `onLinkChange` (src/link.ts): its peers' downs
+ * do not show it, since a far side that found this node gone sees peer-down where this side sees
+ * only a reconnect. A transport of direct connections (TCP, memory) has no such link and leaves it
+ * out: peer-down says everything there is.
  */
 import type { MicaError } from '../errors.ts'
+import type { LinkHandler } from '../link.ts'
 import type { Envelope } from './envelope.ts'
 
 export type { Envelope, FrameKind } from './envelope.ts'
+export type { LinkEvent, LinkHandler } from '../link.ts'
 
 export interface Peer {
   /** The address dialed, or for an accepted connection the remote `host:port`. */
@@ -74,6 +82,8 @@ export interface Transport {
   /** Every envelope received on any connection (pings excluded); returns an unsubscribe function. */
   onEnvelope(handler: EnvelopeHandler): () => void
   onPeerDown(handler: PeerDownHandler): () => void
+  /** Optional: the shared link's losses and returns (see Link above); returns an unsubscribe function. */
+  onLinkChange?(handler: LinkHandler): () => void
   /** Stops listening, closes every connection and timer; idempotent (same promise every call). */
   stop(): Promise<void>
 }

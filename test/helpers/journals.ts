@@ -12,6 +12,8 @@ export class ProbeJournal implements Journal {
   /** Appends to hold until `release()`. */
   holdAppends = false
   readonly reads: { persistenceId: string; fromSeq: number }[] = []
+  /** Every call that reads (`read`, `highestSeq`, `loadSnapshot`), as `<call> <persistenceId>`. */
+  readonly lookups: string[] = []
   readonly #held: (() => void)[] = []
   readonly #shared: boolean
 
@@ -45,10 +47,12 @@ export class ProbeJournal implements Journal {
 
   read(persistenceId: string, fromSeq: number, options?: ReadOptions): Promise<JournalEvent[]> {
     this.reads.push({ persistenceId, fromSeq })
+    this.lookups.push(`read ${persistenceId}`)
     return this.inner.read(persistenceId, fromSeq, options)
   }
 
   highestSeq(persistenceId: string): Promise<number> {
+    this.lookups.push(`highestSeq ${persistenceId}`)
     return this.inner.highestSeq(persistenceId)
   }
 
@@ -57,6 +61,7 @@ export class ProbeJournal implements Journal {
   }
 
   loadSnapshot(persistenceId: string): Promise<Snapshot | undefined> {
+    this.lookups.push(`loadSnapshot ${persistenceId}`)
     return this.inner.loadSnapshot(persistenceId)
   }
 

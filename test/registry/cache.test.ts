@@ -7,6 +7,7 @@ import { ErrorCode, UnavailableError } from '../../src/errors.ts'
 import { CachedRegistry, patch } from '../../src/registry/cache.ts'
 import { MemoryRegistry } from '../../src/registry/memory.ts'
 import type {
+  LinkHandler,
   RegisterOptions,
   Registry,
   Service,
@@ -191,5 +192,25 @@ describe('cache', () => {
     )
     assert.deepEqual(patch([v1], { action: 'delete', service: v1 }), [])
     assert.deepEqual(patch([v1], { action: 'delete', service: v2 }), [v1])
+  })
+
+  test("cache - onLinkChange is the inner registry's (a no-op for one without a link)", async () => {
+    const { flaky, cache } = await setup()
+    const handlers = new Set<LinkHandler>()
+    const linked = Object.assign(flaky, {
+      onLinkChange: (h: LinkHandler) => {
+        handlers.add(h)
+        return () => void handlers.delete(h)
+      },
+    })
+    const events: string[] = []
+    const off = new CachedRegistry(linked).onLinkChange((e) => events.push(e.state))
+    for (const h of handlers) h({ state: 'lost', detail: 'test' })
+    assert.deepEqual(events, ['lost'])
+    off()
+    assert.equal(handlers.size, 0, 'unsubscribed from the inner registry')
+    const offMemory = new CachedRegistry(new MemoryRegistry()).onLinkChange(() => {})
+    offMemory() // nothing to unsubscribe from
+    await cache.stop()
   })
 })

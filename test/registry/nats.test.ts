@@ -253,6 +253,8 @@ for (const storage of ['memory', 'file'] as const) {
       for await (const event of watcher) seen.push(event)
     })()
     let late: NatsRegistry | undefined
+    const links: string[] = []
+    writer.onLinkChange((e) => links.push(e.state))
     try {
       const greeter = record('greeter', 'n1')
       await writer.register(greeter, { ttlMs: 1500 })
@@ -263,6 +265,7 @@ for (const storage of ['memory', 'file'] as const) {
       )
       await server.stop()
       await sleep(300) // the clients see the socket close
+      assert.deepEqual(links, ['lost'], 'the registry reports its link lost')
       const unavailable = (e: unknown): boolean =>
         e instanceof UnavailableError && e.status === 503 && e.retryable
       await assert.rejects(writer.register(record('greeter', 'n3')), unavailable)
@@ -291,6 +294,7 @@ for (const storage of ['memory', 'file'] as const) {
         (s) => ids(s).join() === 'n1,n2',
       )
       console.log(`# ${storage}: registries back ${Date.now() - restartedAt} ms after the restart`)
+      assert.deepEqual(links, ['lost', 'restored'], 'once each, however many reconnect attempts failed')
       await writer.register(record('greeter', 'n3'))
       assert.deepEqual(ids(await writer.getService('greeter')), ['n1', 'n3'], 'the writer reads its write')
       await eventually(

@@ -234,6 +234,38 @@ describe('nats transport - limits, garbage and silence', () => {
     assert.match(atClient.downs[0]!.reason.detail, /nobody listens any more \(no responders/)
     assert.equal(peer.connected, false)
   })
+
+  test("nats - the connection's loss and return are reported once each (onLinkChange); a stop reports nothing", async () => {
+    const own = await startNatsServer() // this case kills its server
+    try {
+      const transport = create({ servers: own.url, reconnectTimeWaitMs: 50 })
+      const events: string[] = []
+      transport.onLinkChange((e) => events.push(`${e.state}: ${e.detail}`))
+      await transport.listen('nats:0')
+      assert.deepEqual(events, [])
+      await own.stop()
+      await until('the link lost', () => events.length === 1)
+      assert.match(events[0]!, /^lost: disconnected from /)
+      await new Promise((r) => setTimeout(r, 400)) // reconnect attempts, every 50 ms, all failing
+      assert.equal(events.length, 1, 'once per loss, not once per failed attempt')
+      await own.restart()
+      await until('the link restored', () => events.length === 2)
+      assert.match(events[1]!, /^restored: reconnected to /)
+      await transport.stop()
+      assert.equal(events.length, 2, 'stopping is no loss')
+    } finally {
+      await own.close()
+    }
+    // an adopted connection its owner closes: lost for good
+    const nc = await rawClient()
+    const adopted = create({ connection: nc })
+    const events: string[] = []
+    adopted.onLinkChange((e) => events.push(e.state))
+    await adopted.listen('nats:0')
+    await nc.close()
+    await until('the adopted link lost', () => events.length === 1)
+    assert.deepEqual(events, ['lost'])
+  })
 })
 
 describe('nats transport - kernels', () => {
@@ -345,5 +377,7 @@ describe('nats transport - kernels', () => {
     await Promise.all(loops) // every loop ends: no ask hung
     const n = await ref.ask('get')
     assert.ok(n >= ok + 1, `the counter (${n}) holds every acknowledged ask (${ok + 1}; ${failed} failed)`)
+    // each kernel heard its link go and come back: its persistent actors would catch up
+    for (const k of [a, b]) assert.ok((await k.stats()).catchUps >= 2, `${k.nodeId} caught up`)
   })
 })
