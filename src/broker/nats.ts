@@ -96,13 +96,16 @@ export class NatsBroker implements Broker {
     checkTopic(topic, false)
     const checked = checkMessage(topic, message)
     const nc = this.#live()
-    let headers = this.#shared(checked)
-    if (headers === undefined) {
-      headers = this.#headers!()
-      if (!writeHeaders(checked, headers)) headers = undefined
+    let headers: MsgHdrs | undefined
+    if (checked.contentType !== undefined || hasEntries(checked.metadata)) {
+      headers = this.#shared(checked)
+      if (headers === undefined) {
+        headers = this.#headers!()
+        writeHeaders(checked, headers)
+      }
     }
     try {
-      nc.publish(topic, checked.body, headers === undefined ? {} : { headers })
+      nc.publish(topic, checked.body, headers === undefined ? NO_OPTIONS : { headers })
     } catch (error) {
       throw clientError(error)
     }
@@ -188,4 +191,15 @@ export function clientError(error: unknown): Error {
     return new UnavailableError(ErrorCode.UNAVAILABLE, `nats: ${text}`, 'broker', { cause: error })
   }
   return new InternalError(ErrorCode.INTERNAL, `nats: ${text}`, 'broker', { cause: error })
+}
+
+/**
+ * Publish options of a message with neither content type nor metadata: no headers, and no header
+ * object made. Shared: the client only fills in `reply: ''` on it.
+ */
+const NO_OPTIONS = {}
+
+function hasEntries(metadata: Record<string, string>): boolean {
+  for (const _ in metadata) return true
+  return false
 }
