@@ -9,14 +9,14 @@
  *
  * States as in tcp-peer.ts: idle -> connecting -> up -> down -> connecting -> ...; closed is final.
  * The outbox (outbox.ts) is attached only while up: frames sent meanwhile wait in it, bounded, and
- * leave in order once the peer is up again. Everything queued in a tick leaves as one NATS message
- * (cut at the server's max_payload by the transport).
+ * leave in order once the peer is up again. What is queued in a tick leaves as NATS messages of at
+ * most 32 frames (each cut at the server's max_payload by the transport).
  */
 import type { TimerHandle } from '../clock.ts'
 import { BadRequestError, ErrorCode, MicaError, UnavailableError } from '../errors.ts'
 import { FrameKind, type Envelope } from './envelope.ts'
 import { backoffDelay, type ResolvedCommonOptions } from './options.ts'
-import { Outbox, type OutboxSink } from './outbox.ts'
+import { EARLY_FLUSH_FRAMES, Outbox, type OutboxSink } from './outbox.ts'
 import type { Peer } from './transport.ts'
 
 export interface NatsPeerOptions extends ResolvedCommonOptions {
@@ -44,10 +44,11 @@ export interface NatsPeerHost {
 type State = 'idle' | 'connecting' | 'up' | 'down' | 'closed'
 
 /**
- * NATS messages are cut by the transport at max_payload, not per frame count: batch a whole tick
- * (the far side works on the previous message meanwhile, the server in between decouples them).
+ * A long batch leaves as one NATS message every NATS_EARLY_FLUSH_FRAMES frames, as on TCP: with a
+ * whole tick in one message, two nodes took turns (each idle while the other worked on the wave);
+ * 32 frames a message let them overlap (bench:nats, 256 in flight: 43-57k -> 51-61k asks/s).
  */
-const NO_EARLY_FLUSH = Number.MAX_SAFE_INTEGER
+const NATS_EARLY_FLUSH_FRAMES = EARLY_FLUSH_FRAMES
 
 export class NatsPeer implements Peer {
   readonly address: string
@@ -77,7 +78,7 @@ export class NatsPeer implements Peer {
     this.#outbox = new Outbox(
       this.#options.maxQueuedBytes,
       () => (this.#lastTx = this.#options.clock.now()),
-      NO_EARLY_FLUSH,
+      NATS_EARLY_FLUSH_FRAMES,
     )
     this.#sink = {
       write: (data) => {

@@ -20,8 +20,9 @@
  * and parses headers per message, a cost the frames do not pay. Headers mark only the rare control
  * messages (nats-wire.ts).
  *
- * Batching: everything a peer queues in one tick leaves as one NATS message of length-prefixed
- * frames (framing.ts, the envelope codec of TCP), cut between frames at the server's max_payload.
+ * Batching: what a peer queues in one tick leaves as NATS messages of length-prefixed frames
+ * (framing.ts, the envelope codec of TCP), 32 frames a message at most (so both sides work at once,
+ * see nats-peer.ts), each cut between frames at the server's max_payload.
  * An envelope larger than min(maxFrameBytes, max_payload - 4) is refused at `send`. The server's
  * max_payload is known once the connection is open (`listen` opens it, and so does a peer's first
  * dial): until then `send` checks maxFrameBytes alone, and a frame over max_payload is dropped with
