@@ -194,7 +194,7 @@ export class FileJournal implements Journal {
         end += wanted[j++]!.location.len
       const buf = await this.#segments.read(first.segment, first.pos, end - first.pos)
       for (let at = 0; i < j; i++) {
-        const decoded = decodeRecord(buf, at, false)
+        const decoded = decodeRecord(buf, at, false, wanted[i]!.location.len)
         // Bytes that changed after start (a disk going bad) are refused like corruption found at start.
         if (decoded.kind !== 'record' || decoded.record.seq !== wanted[i]!.seq) {
           const why = decoded.kind === 'record' ? `expected sequence ${wanted[i]!.seq}` : decoded.kind

@@ -71,11 +71,17 @@ export type Decoded =
 /**
  * Decodes the record at `offset` of `buf` (which ends where the file, or the read, ends). Without
  * `withId` the persistence id is left empty (a read by id knows it: one string less per event).
+ * `knownBytes`, the record's size as the index has it, stands in for the header CRC (whose job is to
+ * make the length trustworthy): the length must equal it, and the body CRC still checks the bytes.
+ * That is one CRC and one buffer view less per event read (a million-event recovery reads a million).
  */
-export function decodeRecord(buf: Buffer, offset: number, withId = true): Decoded {
+export function decodeRecord(buf: Buffer, offset: number, withId = true, knownBytes?: number): Decoded {
   if (buf.length - offset < HEADER_BYTES) return { kind: 'short' }
-  if (crc32(buf.subarray(offset, offset + 8)) !== buf.readUInt32LE(offset + 8)) return { kind: 'bad-header' }
   const bodyLength = buf.readUInt32LE(offset)
+  if (knownBytes === undefined) {
+    if (crc32(buf.subarray(offset, offset + 8)) !== buf.readUInt32LE(offset + 8))
+      return { kind: 'bad-header' }
+  } else if (HEADER_BYTES + bodyLength !== knownBytes) return { kind: 'bad-header' }
   if (bodyLength < FIXED_BODY_BYTES) return { kind: 'bad-header' }
   const start = offset + HEADER_BYTES
   const end = start + bodyLength
