@@ -183,24 +183,16 @@ export class PersistentState {
     return this.kind.snapshotEvery > 0 && this.seq - this.snapshotSeq >= this.kind.snapshotEvery
   }
 
-  /**
-   * Rebuilds the state: the latest snapshot (else `initial`), then every later event folded through
-   * `apply`, read in pages so a long journal never sits in memory at once.
-   */
+  /** Rebuilds the state: the latest snapshot (else `initial`), then every later event folded through `apply`. */
   async recover(journal: JournalPort, codec: Codec, initial: () => unknown, id: string): Promise<unknown> {
     // one round trip for a new actor (no snapshot, nothing stored): both questions at once, no read
     const [snapshot, highest] = await Promise.all([
       journal.loadSnapshot(this.persistenceId),
       journal.highestSeq(this.persistenceId),
     ])
-    let state = snapshot === undefined ? initial() : this.kind.fromStored(codec.decode(snapshot.bytes), id)
-    let seq = snapshot?.seq ?? 0
-    while (seq < highest) {
-      const page = await journal.read(this.persistenceId, seq + 1, { toSeq: highest, max: RECOVERY_PAGE })
-      if (page.length === 0) break // the rest was removed by deleteTo (without a snapshot)
-      for (const event of page) state = this.kind.apply(state, codec.decode(event.payload))
-      seq = page[page.length - 1]!.seq
-    }
+    const start = snapshot === undefined ? initial() : this.kind.fromStored(codec.decode(snapshot.bytes), id)
+    // what deleteTo removed without a snapshot is simply not there: fold what is
+    const { state, seq } = await this.#fold(journal, codec, start, snapshot?.seq ?? 0, highest, false)
     this.seq = Math.max(seq, highest)
     this.snapshotSeq = snapshot?.seq ?? 0
     this.stale = false
@@ -219,15 +211,32 @@ export class PersistentState {
     const highest = await journal.highestSeq(this.persistenceId)
     if (highest === this.seq) return UNCHANGED
     if (highest < this.seq || this.kind.machine !== undefined) return FULL
-    let seq = this.seq
+    const folded = await this.#fold(journal, codec, state, this.seq, highest, true)
+    if (folded.gap) return FULL
+    this.seq = folded.seq
+    return { state: folded.state }
+  }
+
+  /**
+   * Folds the events after `seq` up to `highest` onto `state`, read in pages so a long journal never
+   * sits in memory at once. A gap (a page that is empty, or `strict` and not starting at `seq + 1`)
+   * ends the fold with `gap` set.
+   */
+  async #fold(
+    journal: JournalPort,
+    codec: Codec,
+    state: unknown,
+    seq: number,
+    highest: number,
+    strict: boolean,
+  ): Promise<{ state: unknown; seq: number; gap: boolean }> {
     while (seq < highest) {
       const page = await journal.read(this.persistenceId, seq + 1, { toSeq: highest, max: RECOVERY_PAGE })
-      if (page.length === 0 || page[0]!.seq !== seq + 1) return FULL
+      if (page.length === 0 || (strict && page[0]!.seq !== seq + 1)) return { state, seq, gap: true }
       for (const event of page) state = this.kind.apply(state, codec.decode(event.payload))
       seq = page[page.length - 1]!.seq
     }
-    this.seq = seq
-    return { state }
+    return { state, seq, gap: false }
   }
 }
 
