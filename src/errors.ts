@@ -112,14 +112,27 @@ export class MicaError extends Error implements WireError {
     return { id: this.id, code: this.code, detail: this.detail, status: this.status }
   }
 
+  /**
+   * The same error (class, code, detail, status, cause) under another `id`: whose answer it is. A
+   * handler's error is stamped with its endpoint or its service this way (see isRuntimeErrorId).
+   */
+  withId(id: string): MicaError {
+    if (id === this.id) return this
+    return MicaError.#build(this.toWire(), id, this.cause === undefined ? undefined : { cause: this.cause })
+  }
+
   /** Rebuilds the class for `status`; anything malformed becomes an InternalError saying so. */
   static fromWire(value: unknown): MicaError {
     if (!isWireError(value)) {
       return new InternalError(ErrorCode.DECODE_FAILED, 'malformed error reply')
     }
-    const Class = CLASS_BY_STATUS.get(value.status)
-    if (Class) return new Class(value.code, value.detail, value.id)
-    return new MicaError(value.status, value.code, value.detail, value.id)
+    return MicaError.#build(value, value.id, undefined)
+  }
+
+  static #build(w: WireError, id: string, options: { cause?: unknown } | undefined): MicaError {
+    const Class = CLASS_BY_STATUS.get(w.status)
+    if (Class) return new Class(w.code, w.detail, id, options)
+    return new MicaError(w.status, w.code, w.detail, id, options)
   }
 
   /** Any thrown value as a MicaError: MicaErrors pass through, the rest become a handler error (500). */

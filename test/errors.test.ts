@@ -145,6 +145,24 @@ describe('error classes', () => {
       )
     }
   })
+
+  test('errors - withId keeps class, code, detail, status and cause under the new id', () => {
+    const cause = new Error('db down')
+    const original = new UnavailableError(ErrorCode.UNAVAILABLE, 'no db', 'mica', { cause })
+    const stamped = original.withId('Greeter.hello')
+    assert.ok(stamped instanceof UnavailableError)
+    assert.deepEqual(stamped.toWire(), {
+      id: 'Greeter.hello',
+      code: 'unavailable',
+      detail: 'no db',
+      status: 503,
+    })
+    assert.equal(stamped.cause, cause)
+    assert.equal(stamped.retryable, false)
+    assert.equal(original.id, 'mica', 'the original is left as it was')
+    assert.equal(original.withId('mica'), original)
+    assert.equal(new MicaError(418, 'teapot', 'short', 'x').withId('y').status, 418)
+  })
 })
 
 describe('errors on the wire', () => {

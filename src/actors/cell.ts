@@ -505,9 +505,7 @@ export class ActorCell {
  * client (`reachedNoHandler`, which trusts only `mica`) may run it again, on whatever thread it ran.
  */
 function handlerError(error: MicaError, endpoint: string): MicaError {
-  return error.retryable || error.id === 'mica'
-    ? MicaError.fromWire({ ...error.toWire(), id: endpoint })
-    : error
+  return error.retryable || error.id === 'mica' ? error.withId(endpoint) : error
 }
 
 export function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -54,5 +54,5 @@ export function wrapDefinition<D extends AnyActorDefinition>(
 
 function stamp(err: unknown, service: string): unknown {
   if (!(err instanceof MicaError) || err.id !== 'mica') return err
-  return MicaError.fromWire({ ...err.toWire(), id: service })
+  return err.withId(service)
 }
