@@ -49,8 +49,7 @@ import { Ref, type Router } from './ref.ts'
 import { WorkersRuntime } from './workers.ts'
 import { KernelJournal } from './journal-port.ts'
 import { CatchUp, settling } from './catch-up.ts'
-
-type Placement = RegistryNode | Promise<'local' | RegistryNode>
+import { EncodedRoutes, type Placement } from './encoded-routes.ts'
 
 /** The most `stop()` waits for stopped hooks after the drain. */
 export const STOP_HOOKS_TIMEOUT_MS = 5_000
@@ -71,6 +70,7 @@ export class Kernel implements Router, RemoteHost {
   /** When this node may have been routed around, its persistent actors catch up (network only). */
   readonly #catchUp: CatchUp | undefined
   readonly #streams: StreamRouter
+  readonly #routes: EncodedRoutes
   readonly #pubsub: Pubsub
   readonly #kinds = new Map<string, KindEntry>()
   readonly #registering = new Map<string, Promise<KindEntry>>()
@@ -107,6 +107,14 @@ export class Kernel implements Router, RemoteHost {
       this.#catchUp = catchUp
       this.#remote = new Remote(this, { ...net, selector, moved: (reason) => catchUp.trigger(reason) })
     }
+    this.#routes = new EncodedRoutes({
+      local: this.#local,
+      remote: this.#remote,
+      deadLetters: this.deadLetters,
+      placement: (to) => this.#placement(to),
+      refuse: (to, handler, fromActor) => this.#refuse(to, handler, fromActor),
+      askDeadline: () => this.clock.now() + this.options.askTimeoutMs,
+    })
     this.#pubsub = new Pubsub({
       broker:
         this.options.broker ??
@@ -114,8 +122,8 @@ export class Kernel implements Router, RemoteHost {
       codecs: this.codecs,
       maxMessageBytes: this.options.maxMessageBytes,
       logger: this.logger,
-      deliver: (to, msg) => this.#sendEncoded(to, msg),
-      request: (to, msg) => this.#requestEncoded(to, msg),
+      deliver: (to, msg) => this.#routes.send(to, msg),
+      request: (to, msg) => this.#routes.request(to, msg),
       parse: (address) => this.#addresses.parse(address),
     })
     this.door = new ServingDoor({
@@ -304,20 +312,22 @@ export class Kernel implements Router, RemoteHost {
   sendTo(to: Address, handler: string, msg: unknown, options: SendOptions | undefined): void {
     const place = this.#placement(to)
     if (place instanceof MicaError) {
-      this.#unroutable(to, handler, msg, place)
+      this.#routes.unroutable(to, handler, msg, place)
       return
     }
     if (place instanceof Promise) {
       const encoded = this.#encode(handler, msg, checkMetadata(options?.metadata), options?.contentType)
       place.then(
         (p) =>
-          p === 'local' ? this.#sendLocal(to, handler, msg, options) : this.#sendRemote(to, p, encoded),
-        (err: unknown) => this.#unroutable(to, handler, msg, MicaError.from(err)),
+          p === 'local'
+            ? this.#sendLocal(to, handler, msg, options)
+            : this.#routes.sendRemote(to, p, encoded),
+        (err: unknown) => this.#routes.unroutable(to, handler, msg, MicaError.from(err)),
       )
       return
     }
     if (place !== undefined) {
-      this.#sendRemote(
+      this.#routes.sendRemote(
         to,
         place,
         this.#encode(handler, msg, checkMetadata(options?.metadata), options?.contentType),
@@ -325,60 +335,6 @@ export class Kernel implements Router, RemoteHost {
       return
     }
     this.#sendLocal(to, handler, msg, options)
-  }
-
-  /** A send whose body is already encoded (a topic's message): here, or to the node it lives on. */
-  #sendEncoded(to: Address, msg: EncodedMessage): void {
-    const place = this.#placement(to)
-    if (place instanceof MicaError) {
-      this.#unroutable(to, msg.handler, undefined, place)
-      return
-    }
-    if (place === undefined) return this.#postEncodedHere(to, msg)
-    if (place instanceof Promise) {
-      place.then(
-        (p) => (p === 'local' ? this.#postEncodedHere(to, msg) : this.#sendRemote(to, p, msg)),
-        (err: unknown) => this.#unroutable(to, msg.handler, undefined, MicaError.from(err)),
-      )
-      return
-    }
-    this.#sendRemote(to, place, msg)
-  }
-
-  /**
-   * A method, not a closure made per message (this runs for every topic message into a local actor,
-   * and tsx, which runs the tests and benches, wraps each named function it creates in `__name`).
-   */
-  #postEncodedHere(to: Address, msg: EncodedMessage): void {
-    const refused = this.#refuse(to, msg.handler, true)
-    if (refused === undefined) this.#local.postEncoded(to, msg)
-    else this.#unroutable(to, msg.handler, undefined, refused.error)
-  }
-
-  /** An encoded ask of a local actor (a durable broker's delivery); elsewhere, a send. */
-  #requestEncoded(to: Address, msg: EncodedMessage): Promise<unknown> {
-    const place = this.#placement(to)
-    if (place !== undefined) {
-      this.#sendEncoded(to, msg)
-      return Promise.resolve()
-    }
-    const refused = this.#refuse(to, msg.handler, true)
-    if (refused !== undefined) return Promise.reject(refused.error)
-    return this.#local.requestEncoded(to, msg, this.clock.now() + this.options.askTimeoutMs)
-  }
-
-  #sendRemote(to: Address, node: RegistryNode, encoded: EncodedMessage): void {
-    if (!this.#remote!.post(to, node, encoded)) {
-      const error = new UnavailableError(ErrorCode.UNAVAILABLE, `cannot reach ${node.id}`)
-      this.deadLetters.publish(
-        deadLetterOf(to.key, encoded.handler, 'rejected', false, undefined, error.toWire()),
-      )
-    }
-  }
-
-  #unroutable(to: Address, handler: string, msg: unknown, error: MicaError): void {
-    const reason = error.code === ErrorCode.KIND_NOT_FOUND ? 'kind-not-found' : 'rejected'
-    this.deadLetters.publish(deadLetterOf(to.key, handler, reason, false, msg, error.toWire()))
   }
 
   /** Encodes a message for another node (the caller's thread is the only one that has the value). */
