@@ -80,6 +80,17 @@ export function isRuntimeErrorId(id: string): boolean {
   return RUNTIME_IDS.has(id) || id.includes('/')
 }
 
+/**
+ * A handler's error as its caller gets it. One that looks like the runtime's own refusal — the
+ * runtime's id `mica`, or a code the kernel retries (a handler's own `errors.unavailable(...)`, a
+ * downstream refusal it rethrew, a failed journal append) — is stamped with the endpoint
+ * `Kind.handler` as its `id`: the handler ran, so neither the kernel (`retryable`) nor the service
+ * client (`reachedNoHandler`, which trusts only `mica`) may run it again, on whatever thread it ran.
+ */
+export function leftHandler(error: MicaError, endpoint: string): MicaError {
+  return error.retryable || error.id === 'mica' ? error.withId(endpoint) : error
+}
+
 export class MicaError extends Error implements WireError {
   readonly id: string
   readonly code: string

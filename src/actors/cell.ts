@@ -9,6 +9,7 @@ import {
   ErrorCode,
   InternalError,
   MicaError,
+  leftHandler,
   NotFoundError,
   TimeoutError,
   TooManyRequestsError,
@@ -391,7 +392,7 @@ export class ActorCell {
   }
 
   protected fault(d: Delivery, err: unknown): void {
-    const error = handlerError(MicaError.from(err, this.address), `${this.kind.name}.${d.handler}`)
+    const error = leftHandler(MicaError.from(err, this.address), `${this.kind.name}.${d.handler}`)
     if (d.reply !== undefined) {
       if (!d.reply.settled) d.reply.fail(error)
     } else if (d.handler.charCodeAt(0) !== 36) {
@@ -495,17 +496,6 @@ export class ActorCell {
   #stoppedError(): MicaError {
     return new UnavailableError(ErrorCode.ACTOR_STOPPED, `${this.address} stopped`, this.address)
   }
-}
-
-/**
- * A handler's error as its caller gets it. One that looks like the runtime's own refusal — the
- * runtime's id `mica`, or a code the kernel retries (a handler's own `errors.unavailable(...)`, a
- * downstream refusal it rethrew, a failed journal append) — is stamped with the endpoint
- * `Kind.handler` as its `id`: the handler ran, so neither the kernel (`retryable`) nor the service
- * client (`reachedNoHandler`, which trusts only `mica`) may run it again, on whatever thread it ran.
- */
-function handlerError(error: MicaError, endpoint: string): MicaError {
-  return error.retryable || error.id === 'mica' ? error.withId(endpoint) : error
 }
 
 export function isThenable(value: unknown): value is PromiseLike<unknown> {
