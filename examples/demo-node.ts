@@ -25,5 +25,6 @@ await kernel.subscribe('demo.>', (msg, info) => {
 })
 process.send?.({ ready: kernel.address })
 process.once('SIGTERM', () => {
-  void kernel.stop().then(() => process.exit(0))
+  // no process.exit: once stopped and off the IPC channel, nothing is left open and the process ends
+  void kernel.stop().then(() => process.disconnect())
 })
