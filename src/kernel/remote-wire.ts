@@ -4,7 +4,9 @@
  */
 import type { MicaError } from '../errors.ts'
 import type { Envelope, Peer } from '../transport/transport.ts'
-import type { EncodedAnswer, EncodedReply } from './local.ts'
+import type { RegistryNode } from '../registry/registry.ts'
+import type { Address } from './address.ts'
+import type { EncodedAnswer, EncodedMessage, EncodedReply } from './local.ts'
 import type { EncodedStreamSink } from './stream-open.ts'
 import { PendingAsk } from './pending.ts'
 
@@ -13,32 +15,70 @@ export interface Answerer {
   answer(peer: Peer, reply: Envelope): void
 }
 
-/** An ask waiting for another node. */
+/** Takes over a failed attempt of an ask when it may be retried (Remote): true when it did. */
+export interface AskRetrier {
+  retry(ask: RemoteAsk, error: MicaError): boolean
+}
+
+/**
+ * An ask waiting for another node. It carries what a retry needs, and a failure goes to the retrier
+ * first, so one ask is one promise however many attempts it takes (an async retry loop around each
+ * attempt cost a promise and two microtask turns per ask).
+ */
 export class RemoteAsk extends PendingAsk {
-  readonly peer: string
+  /** The node of the current attempt and its address (both change when it is retried elsewhere). */
+  node: RegistryNode
+  peer: string
+  /** The correlation id of the current attempt. */
+  id = 0
+  /** Attempts made before the current one. */
+  retried = 0
   /**
    * The peer's connection count when the ask was queued, or -1 when it was queued on an established
    * connection: if the peer goes down with the count unchanged, the frame never left this process.
    */
   queuedAt = -1
+  readonly to: Address
+  readonly msg: EncodedMessage
+  readonly deadline: number
+  readonly signal: AbortSignal | undefined
   readonly #table: Map<number, RemoteAsk>
-  readonly #id: number
+  #retrier: AskRetrier | undefined
 
   constructor(
-    target: string,
+    to: Address,
+    node: RegistryNode,
+    msg: EncodedMessage,
+    deadline: number,
     signal: AbortSignal | undefined,
-    peer: string,
     table: Map<number, RemoteAsk>,
-    id: number,
+    retrier: AskRetrier | undefined,
   ) {
-    super(target, signal)
-    this.peer = peer
+    super(to.key, signal)
+    this.to = to
+    this.node = node
+    this.peer = node.address
+    this.msg = msg
+    this.deadline = deadline
+    this.signal = signal
     this.#table = table
-    this.#id = id
+    this.#retrier = retrier
+  }
+
+  override fail(error: MicaError): void {
+    if (this.settled) return
+    const retrier = this.#retrier
+    if (retrier !== undefined && retrier.retry(this, error)) return
+    super.fail(error)
+  }
+
+  /** No more retries: the next failure is final. */
+  final(): void {
+    this.#retrier = undefined
   }
 
   protected override settling(): void {
-    this.#table.delete(this.#id)
+    this.#table.delete(this.id)
   }
 }
 

@@ -25,7 +25,7 @@ import { MAX_STREAM_WINDOW } from './stream-router.ts'
 import type { EncodedMessage, KernelServices } from './local.ts'
 import type { EncodedStreamSink, StreamRequest } from './stream-open.ts'
 import type { ServingDoor } from './serving.ts'
-import { envelopeSink, errorEnvelope, PeerAnswer, RemoteAsk } from './remote-wire.ts'
+import { envelopeSink, errorEnvelope, PeerAnswer, RemoteAsk, type AskRetrier } from './remote-wire.ts'
 
 export interface RemoteOptions {
   registry: Registry
@@ -137,54 +137,39 @@ export class Remote {
   /**
    * An ask to `node`. Failures that prove no handler ran (the node refused it, could not be reached,
    * is stopping, or the mailbox was full) are retried after a backoff, up to `retries` times within
-   * the deadline: on another node when the node itself is the problem. `connection_lost` (the ask
-   * was in flight) and every handler outcome are final.
+   * the deadline: on another node when the node itself is the problem (see `#retry`).
+   * `connection_lost` (the ask was in flight) and every handler outcome are final.
    */
-  async request(
+  request(
     to: Address,
     node: RegistryNode,
     msg: EncodedMessage,
     deadline: number,
     signal: AbortSignal | undefined,
   ): Promise<unknown> {
-    let backoff = this.#o.retryBackoffMs
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.#attempt(to, node, msg, deadline, signal)
-      } catch (err) {
-        const error = MicaError.from(err)
-        const clock = this.#host.clock
-        if (
-          !error.retryable ||
-          attempt >= this.#o.retries ||
-          signal?.aborted ||
-          clock.now() + backoff >= deadline
-        ) {
-          throw error
-        }
-        const nodeGone = error.code === ErrorCode.UNAVAILABLE || error.code === ErrorCode.KERNEL_STOPPED
-        if (nodeGone) this.#placement.markDown(node.id)
-        await new Promise<void>((resolve) => clock.setTimeout(resolve, backoff))
-        backoff *= 2
-        const next = await this.place(to)
-        if (next === 'local') return this.#host.door.askHere(to, msg, deadline)
-        node = next
-      }
-    }
+    const retrier = this.#o.retries > 0 ? this.#retrier : undefined
+    const ask = new RemoteAsk(to, node, msg, deadline, signal, this.#pending, retrier)
+    this.#host.wheel.add(ask, deadline)
+    this.#launch(ask)
+    return ask.promise
   }
 
-  #attempt(
-    to: Address,
-    node: RegistryNode,
-    msg: EncodedMessage,
-    deadline: number,
-    signal: AbortSignal | undefined,
-  ): Promise<unknown> {
+  /** Sends the current attempt of `ask` to its node, under a new correlation id. */
+  #launch(ask: RemoteAsk): void {
     const id = ++this.#nextId
-    const pending = new RemoteAsk(to.key, signal, node.address, this.#pending, id)
-    this.#pending.set(id, pending)
-    this.#host.wheel.add(pending, deadline)
-    const env: Envelope = { t: 'ask', id, to: to.key, from: this.#host.nodeId, h: msg.handler, dl: deadline }
+    ask.id = id
+    ask.queuedAt = -1
+    this.#pending.set(id, ask)
+    const node = ask.node
+    const msg = ask.msg
+    const env: Envelope = {
+      t: 'ask',
+      id,
+      to: ask.to.key,
+      from: this.#host.nodeId,
+      h: msg.handler,
+      dl: ask.deadline,
+    }
     if (msg.md !== undefined) env.md = msg.md
     if (msg.ct !== null) env.ct = msg.ct
     env.b = msg.bytes
@@ -193,19 +178,79 @@ export class Remote {
       // lost and not connected since: fail now (the caller retries elsewhere) rather than wait in
       // the reconnecting peer's queue until the deadline
       if (this.#downAt.get(node.address) === peer.connections) {
-        pending.fail(
-          new UnavailableError(ErrorCode.UNAVAILABLE, `${node.id} at ${node.address} is unreachable`),
-        )
-        return pending.promise
+        ask.fail(new UnavailableError(ErrorCode.UNAVAILABLE, `${node.id} at ${node.address} is unreachable`))
+        return
       }
-      pending.queuedAt = peer.connections
+      ask.queuedAt = peer.connections
     }
     if (this.#send(node, env)) {
       this.#placement.markUp(node.id)
     } else {
-      pending.fail(new UnavailableError(ErrorCode.UNAVAILABLE, `cannot reach ${node.id} at ${node.address}`))
+      ask.fail(new UnavailableError(ErrorCode.UNAVAILABLE, `cannot reach ${node.id} at ${node.address}`))
     }
-    return pending.promise
+  }
+
+  readonly #retrier: AskRetrier = { retry: (ask, error) => this.#retry(ask, error) }
+
+  /** Takes a failed attempt over when it may be retried: after the backoff, placed again. */
+  #retry(ask: RemoteAsk, error: MicaError): boolean {
+    const clock = this.#host.clock
+    const backoff = this.#o.retryBackoffMs * 2 ** ask.retried
+    if (
+      !error.retryable ||
+      ask.retried >= this.#o.retries ||
+      ask.signal?.aborted ||
+      clock.now() + backoff >= ask.deadline
+    ) {
+      return false
+    }
+    if (error.code === ErrorCode.UNAVAILABLE || error.code === ErrorCode.KERNEL_STOPPED) {
+      this.#placement.markDown(ask.node.id)
+    }
+    // a late answer to this attempt finds nothing; the deadline (wheel) and the signal still hold
+    this.#pending.delete(ask.id)
+    ask.retried++
+    clock.setTimeout(() => this.#again(ask), backoff)
+    return true
+  }
+
+  #again(ask: RemoteAsk): void {
+    if (ask.settled) return
+    let next: Where | Promise<Where>
+    try {
+      next = this.place(ask.to)
+    } catch (err) {
+      this.#giveUp(ask, err)
+      return
+    }
+    if (next instanceof Promise) {
+      next.then(
+        (where) => this.#resume(ask, where),
+        (err: unknown) => this.#giveUp(ask, err),
+      )
+    } else {
+      this.#resume(ask, next)
+    }
+  }
+
+  #resume(ask: RemoteAsk, where: Where): void {
+    if (ask.settled) return
+    if (where === 'local') {
+      ask.final()
+      this.#host.door.askHere(ask.to, ask.msg, ask.deadline).then(
+        (value) => ask.ok(value),
+        (err: unknown) => ask.fail(MicaError.from(err)),
+      )
+      return
+    }
+    ask.node = where
+    ask.peer = where.address
+    this.#launch(ask)
+  }
+
+  #giveUp(ask: RemoteAsk, err: unknown): void {
+    ask.final()
+    ask.fail(MicaError.from(err))
   }
 
   /** Opens a stream to an actor on `node`; returns the way to the server, `toCaller` gets its answers. */

@@ -133,6 +133,29 @@ for (const transport of ['memory', 'tcp'] as TransportKind[]) {
         await Promise.all(more)
       }))
 
+    test('remote - an ask aborted while it waits for its retry rejects at once and is never re-sent', () =>
+      withCluster(transport, async (c) => {
+        const a = await c.node('a', { retries: 3, retryBackoffMs: 400 })
+        const b = await c.node('b')
+        await b.register(rejecting)
+        const ref = a.ref<typeof rejecting>('rejecting/r')
+        const holding = ref.ask('hold', { ms: 150 })
+        await sleep(20)
+        const queued = [ref.ask('take', 1), ref.ask('take', 2)]
+        await sleep(10)
+        const controller = new AbortController()
+        const started = Date.now()
+        const refused = rejection(ref.ask('take', 3, { signal: controller.signal }))
+        await sleep(50) // refused with 429 by now, waiting out its 400 ms backoff
+        controller.abort()
+        const err = await refused
+        assert.equal(err.code, 'aborted')
+        assert.ok(Date.now() - started < 300, `aborted in ${Date.now() - started} ms, not after the backoff`)
+        await Promise.all([holding, ...queued])
+        await sleep(450) // past the backoff: the aborted ask must not have been sent again
+        assert.deepEqual(await ref.ask('seen'), [1, 2])
+      }))
+
     test("remote - a handler's own 503 or 429 is never retried: the handler ran once, its error arrives as thrown", () =>
       withCluster(transport, async (c) => {
         const a = await c.node('a', { retries: 3, retryBackoffMs: 5 })
