@@ -1,36 +1,75 @@
 /**
- * The thread hop's batch writer: a batch (an array of frames, ./frames.ts) packed as standard
- * msgpack by hand. The frames hold only a few kinds of values — small integers, epoch-ms deadlines,
- * short ASCII strings, body bytes, nulls, flat metadata maps, plain control payloads — and msgpackr's
- * generic walk cost 660-770 ns a frame to pack (bench:remote, node B's router: 14% of its time);
- * this writes each value with one branch on its type, 3-5x faster. Reading stays with msgpackr,
- * whose unpack was as fast as a hand-written reader (measured: 258 vs 272 ns an ask frame).
+ * MsgpackWriter: standard msgpack written by hand for the values mica moves most — small integers,
+ * epoch-ms deadlines, short ASCII strings, bytes, nulls, booleans, floats, arrays and plain objects of
+ * those. It packs the thread hop's batches (./kernel/channel.ts) and message bodies (./msgpack.ts):
+ * msgpackr's generic walk cost 660-770 ns a frame to pack (bench:remote, node B's router: 14% of its
+ * time) and about 300 ns for a body like `{ by: 1 }`; this writes each value with one branch on its
+ * type, 3-5x faster. Reading stays with msgpackr, whose unpack was as fast as a hand-written reader
+ * (measured: 258 vs 272 ns an ask frame).
  *
- * Anything outside that subset (undefined, bigint, a Map, a class instance, a Date, nesting deeper
- * than 16) makes the writer decline, and the caller packs the whole batch with msgpackr. Both write
- * standard msgpack that msgpackr reads back to the same values (integers beyond 32 bits as uint64,
- * where msgpackr writes a float64: both decode to the same number).
+ * Anything outside that subset (undefined, bigint, a Map, a class instance, a Date, a function,
+ * nesting deeper than 16) makes the writer decline, and the caller packs the value with msgpackr.
+ * Both write standard msgpack that msgpackr reads back to the same values (integers beyond 32 bits
+ * as uint64, where msgpackr writes a float64: both decode to the same number).
  */
 
-import { writeShortAscii } from '../codec/ascii.ts'
+import { writeShortAscii } from './ascii.ts'
 
 const INITIAL_BYTES = 64 * 1024
+/** A scratch buffer grown past this for one large value is dropped after it, not kept for ever. */
+const MAX_KEPT_BYTES = 1024 * 1024
+/** packShared: a slab is given up when less than SHARED_ROOM_BYTES of it is left. */
+const SHARED_SLAB_BYTES = INITIAL_BYTES
+const SHARED_ROOM_BYTES = 1024
 const utf8Encoder = new TextEncoder()
 
-/** Writes batches into one growing scratch buffer; each packed batch is copied out exactly. */
-export class BatchWriter {
+/**
+ * Writes values into one growing scratch buffer. `pack` copies each value out exactly (bytes that own
+ * their buffer, to transfer); `packShared` returns a view of a slab that later values are written
+ * after, never over (as Node's Buffer pool and msgpackr do: an ArrayBuffer per small body cost more
+ * than writing it).
+ */
+export class MsgpackWriter {
   #buf = new Uint8Array(INITIAL_BYTES)
   #view = new DataView(this.#buf.buffer)
   #at = 0
+  /** Where the next shared value starts; bytes before it belong to views already handed out. */
+  #base = 0
   #declined = false
 
-  /** The batch as owned bytes (its own ArrayBuffer, ready to transfer), or undefined if declined. */
-  pack(batch: readonly unknown[]): Uint8Array<ArrayBuffer> | undefined {
-    this.#at = 0
+  /** The value as owned bytes (their own ArrayBuffer, ready to transfer), or undefined if declined. */
+  pack(value: unknown): Uint8Array<ArrayBuffer> | undefined {
+    this.#base = 0
+    if (!this.#write(value)) return undefined
+    const out = this.#buf.slice(0, this.#at)
+    if (this.#buf.length > MAX_KEPT_BYTES) this.#fresh()
+    return out
+  }
+
+  /** The value as a view of the shared slab, or undefined if declined. */
+  packShared(value: unknown): Uint8Array | undefined {
+    if (this.#base > SHARED_SLAB_BYTES - SHARED_ROOM_BYTES) this.#fresh()
+    const start = this.#base
+    if (!this.#write(value)) return undefined
+    const buf = this.#buf
+    this.#base = this.#at
+    const out = buf.subarray(start, this.#at)
+    // a value that grew the slab past its size gets it to itself; the next starts a fresh one
+    if (buf.length > SHARED_SLAB_BYTES) this.#fresh()
+    return out
+  }
+
+  #write(value: unknown): boolean {
+    this.#at = this.#base
     this.#declined = false
-    this.#value(batch, 0)
-    if (this.#declined) return undefined
-    return this.#buf.slice(0, this.#at)
+    this.#value(value, 0)
+    return !this.#declined
+  }
+
+  #fresh(): void {
+    this.#buf = new Uint8Array(INITIAL_BYTES)
+    this.#view = new DataView(this.#buf.buffer)
+    this.#base = 0
   }
 
   #room(n: number): void {

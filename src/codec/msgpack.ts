@@ -1,5 +1,6 @@
 /**
- * application/msgpack through msgpackr. `useRecords: false` keeps the bytes standard msgpack (records
+ * application/msgpack: written by hand for common values (./msgpack-writer.ts, 3-5x faster than
+ * msgpackr's walk), by msgpackr for the rest and for all reading. `useRecords: false` keeps the bytes standard msgpack (records
  * need a shared structure table on both sides) and `variableMapSize` sizes each map header by its key
  * count (fixmap for small objects, as other encoders do). Functions and symbols are refused rather
  * than silently encoded as `undefined`, so a message that cannot cross a thread or a socket fails where
@@ -14,6 +15,7 @@
 import { Packr } from 'msgpackr'
 import { BadRequestError, ErrorCode } from '../errors.ts'
 import { MSGPACK, type Codec } from './codec.ts'
+import { MsgpackWriter } from './msgpack-writer.ts'
 
 /** Bodies up to this size are decoded from the scratch copy. */
 const SCRATCH_BYTES = 1024
@@ -24,6 +26,8 @@ function refuseFunction(): never {
 
 export class MsgpackCodec implements Codec {
   readonly contentType = MSGPACK
+  /** Common values are written by hand (./msgpack-writer.ts); msgpackr packs what it declines. */
+  readonly #writer = new MsgpackWriter()
   readonly #packr = new Packr(packrOptions(false))
   readonly #scratchReader = new Packr(packrOptions(true))
   readonly #scratch = new Uint8Array(SCRATCH_BYTES)
@@ -32,7 +36,7 @@ export class MsgpackCodec implements Codec {
 
   encode(value: unknown): Uint8Array {
     try {
-      return this.#packr.pack(value)
+      return this.#writer.packShared(value) ?? this.#packr.pack(value)
     } catch (err) {
       throw new BadRequestError(ErrorCode.ENCODE_FAILED, `msgpack encode failed: ${describe(err)}`, 'codec', {
         cause: err,

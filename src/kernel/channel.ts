@@ -13,7 +13,7 @@
 import type { MessagePort } from 'node:worker_threads'
 import { Packr } from 'msgpackr'
 import { Ring } from '../mailbox/ring.ts'
-import { BatchWriter } from './batch-codec.ts'
+import { MsgpackWriter } from '../codec/msgpack-writer.ts'
 import type { Frame } from './frames.ts'
 
 export interface ChannelLimits {
@@ -29,8 +29,8 @@ export type FrameSink = (batch: unknown[]) => void
 export class PortChannel {
   readonly #port: MessagePort
   readonly #limits: ChannelLimits
-  /** Batches are packed by hand (./batch-codec.ts), by msgpackr when it declines; msgpackr reads them. */
-  readonly #writer = new BatchWriter()
+  /** Batches are packed by hand (../codec/msgpack-writer.ts), by msgpackr when it declines; msgpackr reads them. */
+  readonly #writer = new MsgpackWriter()
   readonly #packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'number' })
   readonly #backlog = new Ring<Frame>()
   /** `[ack, ...frames]`; slot 0 is filled in at flush. */

@@ -1,15 +1,15 @@
-// The thread hop's hand-written batch writer against msgpackr: what it writes, msgpackr reads back
+// The hand-written msgpack writer (thread-hop batches, message bodies) against msgpackr: what it writes, msgpackr reads back
 // as the same values (every int, length and string class, metadata maps, control payloads); what it
 // does not handle, it declines, so the channel packs that batch with msgpackr instead.
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { Packr } from 'msgpackr'
-import { BatchWriter } from '../../src/kernel/batch-codec.ts'
+import { MsgpackWriter } from '../../src/codec/msgpack-writer.ts'
 import { F_ASK, F_CTRL, F_REPLY } from '../../src/kernel/frames.ts'
 import { seeded } from '../helpers/seeded.ts'
 
 const reader = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'number' })
-const roundTrip = (w: BatchWriter, batch: unknown[]): unknown => {
+const roundTrip = (w: MsgpackWriter, batch: unknown[]): unknown => {
   const bytes = w.pack(batch)
   assert.ok(bytes !== undefined, 'declined a batch it should write')
   assert.equal(bytes.byteOffset, 0, 'the bytes own their buffer (it is transferred)')
@@ -25,9 +25,9 @@ const plain = (v: unknown): unknown =>
         ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]))
         : v
 
-describe('batch codec - the hand writer reads back through msgpackr', () => {
-  test('batch codec - every integer class, positive and negative, and floats', () => {
-    const w = new BatchWriter()
+describe('msgpack writer - the hand writer reads back through msgpackr', () => {
+  test('msgpack writer - every integer class, positive and negative, and floats', () => {
+    const w = new MsgpackWriter()
     const ints = [0, 1, 127, 128, 255, 256, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER]
     const values = [...ints, ...ints.map((n) => -n).filter((n) => n !== 0), -31, -32, -33, -128, -129]
     values.push(-32_768, -32_769, -(2 ** 31), -(2 ** 31) - 1, 1.5, -0.25, 1e300, Infinity, -Infinity)
@@ -37,8 +37,8 @@ describe('batch codec - the hand writer reads back through msgpackr', () => {
     assert.ok(Number.isNaN(nan[1]))
   })
 
-  test('batch codec - strings: short ASCII, long, non-ASCII, every length header', () => {
-    const w = new BatchWriter()
+  test('msgpack writer - strings: short ASCII, long, non-ASCII, every length header', () => {
+    const w = new MsgpackWriter()
     const strings = ['', 'a', 'bcounter/k3', 'x'.repeat(31), 'x'.repeat(32), 'y'.repeat(255), 'z'.repeat(256)]
     strings.push(
       'é',
@@ -51,8 +51,8 @@ describe('batch codec - the hand writer reads back through msgpackr', () => {
     assert.deepEqual(roundTrip(w, [0, ...strings]), [0, ...strings])
   })
 
-  test('batch codec - bodies of every bin length, nulls, booleans, nested arrays and maps', () => {
-    const w = new BatchWriter()
+  test('msgpack writer - bodies of every bin length, nulls, booleans, nested arrays and maps', () => {
+    const w = new MsgpackWriter()
     const bin = (n: number) => new Uint8Array(n).map((_, i) => (i * 31) & 0xff)
     const frames: unknown[][] = [
       [F_ASK, 7, 'counter/a', '', 'add', 1_764_680_000_000, null, null, bin(3)],
@@ -87,8 +87,8 @@ describe('batch codec - the hand writer reads back through msgpackr', () => {
     assert.deepEqual(plain(roundTrip(w, [3, ...frames])), plain([3, ...frames]))
   })
 
-  test('batch codec - the scratch buffer grows past its first size and is reused for smaller batches', () => {
-    const w = new BatchWriter()
+  test('msgpack writer - the scratch buffer grows past its first size and is reused for smaller batches', () => {
+    const w = new MsgpackWriter()
     const big = new Uint8Array(300_000).fill(9)
     const a = roundTrip(w, [0, [F_REPLY, 1, big, null]]) as [number, [number, number, Uint8Array, null]]
     assert.equal(a[1][2].byteLength, 300_000)
@@ -98,8 +98,8 @@ describe('batch codec - the hand writer reads back through msgpackr', () => {
     assert.deepEqual(plain(reader.unpack(b)), [0, [F_REPLY, 2, [1], null]])
   })
 
-  test('batch codec - declines what it does not write, and writes again afterwards', () => {
-    const w = new BatchWriter()
+  test('msgpack writer - declines what it does not write, and writes again afterwards', () => {
+    const w = new MsgpackWriter()
     class Thing {
       x = 1
     }
@@ -121,8 +121,8 @@ describe('batch codec - the hand writer reads back through msgpackr', () => {
     assert.deepEqual(roundTrip(w, [0, [F_REPLY, 1, null, null]]), [0, [F_REPLY, 1, null, null]])
   })
 
-  test('batch codec - random frames round trip (seeded)', () => {
-    const w = new BatchWriter()
+  test('msgpack writer - random frames round trip (seeded)', () => {
+    const w = new MsgpackWriter()
     const rnd = seeded(42)
     const str = () => {
       const n = Math.floor(rnd() * 40)
@@ -154,5 +154,35 @@ describe('batch codec - the hand writer reads back through msgpackr', () => {
       }
       assert.deepEqual(plain(roundTrip(w, batch)), plain(batch))
     }
+  })
+})
+
+describe('msgpack writer - shared views (message bodies)', () => {
+  test('msgpack writer - views handed out stay intact across later values, slab rollovers and growth', () => {
+    const w = new MsgpackWriter()
+    const kept: [Uint8Array, unknown][] = []
+    const rnd = seeded(7)
+    for (let i = 0; i < 5_000; i++) {
+      // mostly small bodies, now and then one larger than a whole slab
+      const value =
+        i % 997 === 0
+          ? { big: new Uint8Array(100_000).fill(i & 0xff), i }
+          : { i, s: 'x'.repeat(Math.floor(rnd() * 300)), list: [i, -i, i / 2] }
+      const bytes = w.packShared(value)
+      assert.ok(bytes !== undefined)
+      kept.push([bytes, value])
+      if (i % 13 === 0) assert.equal(w.packShared({ odd: new Date(i) }), undefined, 'declined')
+    }
+    for (const [bytes, value] of kept) assert.deepEqual(plain(reader.unpack(bytes)), plain(value))
+  })
+
+  test('msgpack writer - a declined value leaves no bytes behind: the next view starts where it would have', () => {
+    const w = new MsgpackWriter()
+    const a = w.packShared({ a: 1 })!
+    assert.equal(w.packShared({ a: 1, later: undefined }), undefined)
+    const b = w.packShared({ b: 2 })!
+    assert.equal(b.byteOffset, a.byteOffset + a.byteLength, 'the declined attempt was written over')
+    assert.deepEqual(reader.unpack(a), { a: 1 })
+    assert.deepEqual(reader.unpack(b), { b: 2 })
   })
 })
