@@ -112,7 +112,7 @@ export class JetStreamJournal implements Journal {
       o.maxEventBytes === undefined ? undefined : positiveOption('maxEventBytes', o.maxEventBytes, 1)
     this.#clock = o.clock ?? systemClock
     const { connection, servers, noRandomize, name, user, pass, token, credsFile, tls } = o
-    const { reconnect, maxReconnectAttempts, reconnectTimeWaitMs } = o
+    const { reconnect, maxReconnectAttempts, reconnectTimeWaitMs, connectTimeoutMs } = o
     this.#settings = {
       connection: {
         connection,
@@ -127,6 +127,7 @@ export class JetStreamJournal implements Journal {
         reconnect,
         maxReconnectAttempts,
         reconnectTimeWaitMs,
+        connectTimeoutMs,
       },
       stream: checkName('stream', o.stream ?? DEFAULT_STREAM),
       subjectPrefix: checkSubjectPrefix(o.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX),

@@ -41,9 +41,16 @@ export interface NatsConnectionOptions {
   maxReconnectAttempts?: number
   /** Pause between reconnect attempts to the same server. Default 2000 ms. */
   reconnectTimeWaitMs?: number
+  /**
+   * How long one connection attempt may take until the server's first answer (the client's
+   * `timeout`). Default 20,000 ms. A server that verifies client certificates drops a client without
+   * one after the TLS handshake, and the client only notices at this deadline.
+   */
+  connectTimeoutMs?: number
 }
 
 export const DEFAULT_NATS_RECONNECT_TIME_WAIT_MS = 2000
+export const DEFAULT_NATS_CONNECT_TIMEOUT_MS = 20_000
 
 /** An open connection and whether closing it is ours to do. */
 export interface NatsLink {
@@ -70,6 +77,7 @@ export async function natsClientOptions(
     reconnect: o.reconnect ?? true,
     maxReconnectAttempts: o.maxReconnectAttempts ?? -1,
     reconnectTimeWait: o.reconnectTimeWaitMs ?? DEFAULT_NATS_RECONNECT_TIME_WAIT_MS,
+    timeout: o.connectTimeoutMs ?? DEFAULT_NATS_CONNECT_TIMEOUT_MS,
   }
   if (o.noRandomize !== undefined) out.noRandomize = o.noRandomize
   if (o.user !== undefined) out.user = o.user
@@ -100,7 +108,7 @@ export async function openNatsLink(o: NatsConnectionOptions, who: string): Promi
       const client = await import('@nats-io/transport-node')
       nc = await client.connect(await natsClientOptions(o, `mica-${who}`))
     } catch (error) {
-      const detail = `${who}: cannot connect to nats ${String(o.servers)}: ${errorText(error)}`
+      const detail = `${who}: cannot connect to nats ${String(o.servers)}: ${connectFailure(error, o)}`
       throw new UnavailableError(ErrorCode.UNAVAILABLE, detail, who, { cause: error })
     }
   }
@@ -149,6 +157,21 @@ function follow(nc: NatsConnection, owned: boolean): NatsLink {
       if (owned) await nc.close().catch(() => undefined)
     },
   }
+}
+
+/**
+ * Why a connect failed. The client's own word for a connect deadline is just "timeout": say which,
+ * and the likely cause over TLS without a client certificate (the server closed the connection
+ * after the handshake, which the client does not report before the deadline).
+ */
+function connectFailure(error: unknown, o: NatsConnectionOptions): string {
+  if (!(error instanceof Error && error.name === 'TimeoutError')) return errorText(error)
+  const ms = o.connectTimeoutMs ?? DEFAULT_NATS_CONNECT_TIMEOUT_MS
+  const noCertificate = o.tls !== undefined && o.tls !== null && !o.tls.certFile && !o.tls.cert
+  const hint = noCertificate
+    ? ' (a server that verifies client certificates closes the connection of a client without one: give tls.certFile and tls.keyFile)'
+    : ''
+  return `no answer from the server within ${ms} ms${hint}`
 }
 
 export function errorText(error: unknown): string {

@@ -1,9 +1,11 @@
 // A nats-server of its own for a test: `nats-server` from PATH on 127.0.0.1 and a free port (never
 // the machine's own 4222), JetStream stored in a temp dir. `stop` kills it by its pid and waits for the
 // exit; `restart` brings it back on the same port and store dir (for reconnect tests); `close` stops
-// it and removes the temp dir. A test that starts one closes it.
+// it and removes the temp dir. `config` is more server configuration (a `tls { ... }` block, an
+// operator and its resolver), written to a file in the temp dir and given with `-c`; the flags here
+// (address, port, JetStream, store dir) win over it. A test that starts one closes it.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -21,14 +23,28 @@ const NATS_DEFAULT_PORT = 4222
 const READY_TIMEOUT_MS = 10_000
 const KILL_GRACE_MS = 3000
 
-/** `args`: more nats-server flags (e.g. `['--auth', token]`), kept across restarts. */
-export async function startNatsServer(args: readonly string[] = []): Promise<NatsServer> {
+export interface NatsServerOptions {
+  /** nats-server configuration file text (e.g. a `tls { ... }` block), given with `-c`. */
+  config?: string
+}
+
+/** `args`: more nats-server flags (e.g. `['--auth', token]`), kept across restarts, as is `config`. */
+export async function startNatsServer(
+  args: readonly string[] = [],
+  options: NatsServerOptions = {},
+): Promise<NatsServer> {
   const port = await freePort()
   const dir = await mkdtemp(join(tmpdir(), 'mica-nats-'))
   let child: ChildProcess | undefined
+  const configArgs: string[] = []
+  if (options.config !== undefined) {
+    const file = join(dir, 'server.conf')
+    await writeFile(file, options.config)
+    configArgs.push('-c', file)
+  }
 
   const launch = async (): Promise<void> => {
-    const argv = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir, ...args]
+    const argv = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir, ...configArgs, ...args]
     const proc = spawn('nats-server', argv, { stdio: ['ignore', 'ignore', 'pipe'] })
     child = proc
     let log = ''
