@@ -269,6 +269,26 @@ describe('service client', () => {
     })
   })
 
+  test("client - a call in flight when the caller's own node stops may have run: connection_lost, not retried", async () => {
+    await withServices(async (s) => {
+      const { def, runs } = counting('Work')
+      await s.started({ name: 'work' }, (w) => w.handle(def))
+      await s.started({ name: 'work' }, (w) => w.handle(def))
+      const caller = await s.started({ name: 'caller' })
+      const call = caller.client.call('work', 'Work.slow', 300, { retries: 3, backoff: 1 })
+      call.catch(() => undefined)
+      await sleep(30)
+      await caller.stop()
+      let error: unknown
+      await call.catch((e) => (error = e))
+      const e = error as MicaError
+      assert.equal(e.code, 'connection_lost')
+      assert.deepEqual([e.retryable, reachedNoHandler(e)], [false, false])
+      await sleep(300)
+      assert.deepEqual(runs, ['slow'], 'not run again')
+    })
+  })
+
   test('client - timeout bounds the whole call; signal aborts it', async () => {
     await withServices(async (s) => {
       const { def } = counting('Work')
