@@ -3,8 +3,9 @@
  * lives on the worker its address hashes to; a stateless kind (`kind/`) has one instance per worker
  * and its messages go round-robin. The main thread encodes bodies, never decodes what it only routes:
  * an actor's own send or ask is relayed to the target worker with its body untouched. When a worker
- * dies, every ask waiting on it fails at once with WORKER_CRASHED (503, retryable) and the
- * replacement worker is given the kinds again; its actors re-activate on their next message.
+ * dies, every ask waiting on it fails at once with WORKER_CRASHED (503; it may have run, so it is not
+ * retryable) and the replacement worker is given the kinds again; its actors re-activate on their
+ * next message.
  */
 import { ErrorCode, MicaError, TooManyRequestsError, UnavailableError } from '../errors.ts'
 import type { HandlerCount } from '../actors/kind.ts'
