@@ -55,6 +55,13 @@ const RETRYABLE = new Set<string>([
   ErrorCode.ACTOR_STOPPED,
 ])
 
+/**
+ * Failures that prove no handler saw the message, retryable or not: the retryable ones, plus a kind
+ * hosted nowhere (another node may host it) and a service client's open circuit (nothing was sent).
+ * The service client retries these on another node (`reachedNoHandler`); the kernel only RETRYABLE.
+ */
+const BEFORE_HANDLER = new Set<string>([...RETRYABLE, ErrorCode.KIND_NOT_FOUND, ErrorCode.CIRCUIT_OPEN])
+
 /** The `id`s of errors the runtime raises itself (besides actor addresses, `kind/id`). */
 const RUNTIME_IDS = new Set([
   'mica',
@@ -81,14 +88,26 @@ export function isRuntimeErrorId(id: string): boolean {
 }
 
 /**
+ * True when the error proves no handler ran: a before-handler code (BEFORE_HANDLER) raised by the
+ * runtime (isRuntimeErrorId: `mica`, a plugin family, the client's machinery, or an actor address —
+ * a mailbox that was full, an actor that had stopped). Every `retryable` error is one; the same code
+ * from a handler is not (leftHandler stamps it with the endpoint). The service client's
+ * `reachedNoHandler` is this rule.
+ */
+export function noHandlerRan(error: MicaError): boolean {
+  return BEFORE_HANDLER.has(error.code) && isRuntimeErrorId(error.id)
+}
+
+/**
  * A handler's error as its caller gets it. One that looks like the runtime's own refusal — the
- * runtime's id `mica`, or a code the kernel retries (a handler's own `errors.unavailable(...)`, a
- * downstream refusal it rethrew, a failed journal append) — is stamped with the endpoint
- * `Kind.handler` as its `id`: the handler ran, so neither the kernel (`retryable`) nor the service
- * client (`reachedNoHandler`, which trusts only `mica`) may run it again, on whatever thread it ran.
+ * runtime's id `mica`, or a before-handler code with a runtime id (a handler's own
+ * `errors.unavailable(...)`, a downstream refusal it rethrew — a full mailbox, an open circuit — or a
+ * failed journal append) — is stamped with the endpoint `Kind.handler` as its `id`: the handler ran,
+ * so neither the kernel (`retryable`) nor the service client (`reachedNoHandler`) may run it again,
+ * on whatever thread it ran.
  */
 export function leftHandler(error: MicaError, endpoint: string): MicaError {
-  return error.retryable || error.id === 'mica' ? error.withId(endpoint) : error
+  return error.id === 'mica' || noHandlerRan(error) ? error.withId(endpoint) : error
 }
 
 export class MicaError extends Error implements WireError {
@@ -114,7 +133,7 @@ export class MicaError extends Error implements WireError {
     return this.constructor.name
   }
 
-  /** A refusal by the runtime before any handler ran (see RETRYABLE and isRuntimeErrorId). */
+  /** A refusal by the runtime before any handler ran, worth retrying (RETRYABLE, see noHandlerRan). */
   get retryable(): boolean {
     return RETRYABLE.has(this.code) && isRuntimeErrorId(this.id)
   }

@@ -4,6 +4,7 @@ import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { MsgpackCodec } from '../src/codec/msgpack.ts'
+import { reachedNoHandler } from '../src/service/client-options.ts'
 import {
   AbortedError,
   BadRequestError,
@@ -18,6 +19,8 @@ import {
   UnauthorizedError,
   UnavailableError,
   errors,
+  leftHandler,
+  noHandlerRan,
 } from '../src/errors.ts'
 
 type Constructor = new (code: string, detail: string, id?: string) => MicaError
@@ -144,6 +147,61 @@ describe('error classes', () => {
         false,
       )
     }
+  })
+
+  test('errors - reachedNoHandler and retryable follow one rule: a before-handler code from a runtime id', () => {
+    const codes = Object.values(ErrorCode)
+    // the runtime, its plugins and the client's machinery, an actor address (its mailbox refused
+    // the message), an endpoint or a service name (a handler's own answer)
+    const ids = [
+      'mica',
+      'kernel',
+      'client',
+      'selector',
+      'registry',
+      'transport',
+      'journal',
+      'counter/7',
+      'counter/',
+    ]
+    const handlers = ['counter.add', 'greeter']
+    for (const code of codes) {
+      for (const id of [...ids, ...handlers]) {
+        const e = new MicaError(503, code, 'x', id)
+        assert.equal(reachedNoHandler(e), noHandlerRan(e), `${code} ${id}`)
+        if (e.retryable)
+          assert.equal(reachedNoHandler(e), true, `retryable ${code} ${id} proves no handler ran`)
+        if (handlers.includes(id)) assert.equal(reachedNoHandler(e), false, `${code} ${id}`)
+      }
+    }
+    const full = new TooManyRequestsError(ErrorCode.MAILBOX_FULL, 'counter/7: mailbox full', 'counter/7')
+    assert.equal(full.retryable, true)
+    assert.equal(reachedNoHandler(full), true, "a full mailbox's refusal: no handler ran")
+    for (const code of [ErrorCode.KIND_NOT_FOUND, ErrorCode.CIRCUIT_OPEN]) {
+      const e = new MicaError(503, code, 'x', 'client')
+      assert.deepEqual([e.retryable, reachedNoHandler(e)], [false, true], code)
+    }
+    for (const code of [ErrorCode.CONNECTION_LOST, ErrorCode.WORKER_CRASHED, ErrorCode.TIMEOUT]) {
+      assert.equal(reachedNoHandler(new MicaError(503, code, 'x')), false, code)
+    }
+  })
+
+  test('errors - leftHandler stamps whatever would prove no handler ran, and the runtime id', () => {
+    const stamped = [
+      errors.tooManyRequests('slow down'),
+      new TooManyRequestsError(ErrorCode.MAILBOX_FULL, 'other/1: mailbox full', 'other/1'),
+      new UnavailableError(ErrorCode.CIRCUIT_OPEN, 'circuit open', 'client'),
+      new NotFoundError(ErrorCode.KIND_NOT_FOUND, 'no kind', 'kernel'),
+      new InternalError(ErrorCode.INTERNAL, 'x'),
+    ]
+    for (const e of stamped) {
+      const out = leftHandler(e, 'counter.add')
+      assert.equal(out.id, 'counter.add', `${e.code} ${e.id}`)
+      assert.deepEqual([out.retryable, reachedNoHandler(out)], [false, false], `${e.code} ${e.id}`)
+    }
+    // anything else keeps whose answer it is
+    const other = new TimeoutError(ErrorCode.TIMEOUT, 'slow', 'other/1')
+    assert.equal(leftHandler(other, 'counter.add'), other)
   })
 
   test('errors - withId keeps class, code, detail, status and cause under the new id', () => {

@@ -307,8 +307,21 @@ export class Remote {
   async close(): Promise<void> {
     await this.leave()
     for (const off of this.#unsubscribe) off()
+    // as when a connection drops (#onPeerDown): an ask that never left is refused, one written to a
+    // connection may have run at the other node
     const stopped = new UnavailableError(ErrorCode.KERNEL_STOPPED, 'kernel stopped')
-    for (const p of [...this.#pending.values()]) p.fail(stopped)
+    for (const p of [...this.#pending.values()]) {
+      const neverLeft = p.queuedAt !== -1 && p.queuedAt === this.#o.transport.connect(p.peer).connections
+      p.final() // a stopping node retries nothing
+      p.fail(
+        neverLeft
+          ? stopped
+          : new UnavailableError(
+              ErrorCode.CONNECTION_LOST,
+              `kernel stopped while the ask was at ${p.peer}; it may have run`,
+            ),
+      )
+    }
     await this.#o.registry.stop()
     await this.#o.transport.stop()
   }

@@ -55,6 +55,15 @@ import { JOURNAL_CONTROL_OP, WorkerJournal } from './worker-journal.ts'
 
 const CONTROL_TIMEOUT_MS = 60_000
 
+/**
+ * How an actor's ask (or journal call) still waiting on the main thread ends when the worker stops
+ * or loses the main thread: it left this worker, and the main thread may have routed it to a
+ * handler that ran, so it is `connection_lost` (not retried), never a refusal.
+ */
+function mayHaveRun(why: string): UnavailableError {
+  return new UnavailableError(ErrorCode.CONNECTION_LOST, `${why} while the ask was out; it may have run`)
+}
+
 export class WorkerRuntime implements ActorEnvironment, Router {
   readonly clock = systemClock
   readonly codecs: CodecTable
@@ -80,9 +89,7 @@ export class WorkerRuntime implements ActorEnvironment, Router {
       data.port,
       data.limits,
       (batch) => this.#onBatch(batch),
-      () => {
-        this.#wheel.abandonAll(new UnavailableError(ErrorCode.KERNEL_STOPPED, 'main thread gone'))
-      },
+      () => this.#wheel.abandonAll(mayHaveRun('the main thread is gone')),
     )
   }
 
@@ -222,7 +229,7 @@ export class WorkerRuntime implements ActorEnvironment, Router {
       }
       case 'stop':
         await this.#host.stopAll((payload as { until: number }).until)
-        this.#wheel.abandonAll(new UnavailableError(ErrorCode.KERNEL_STOPPED, 'kernel stopped'))
+        this.#wheel.abandonAll(mayHaveRun('the kernel stopped'))
         return null
       case CATCH_UP_CONTROL_OP:
         this.#host.catchUp()

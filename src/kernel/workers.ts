@@ -3,8 +3,9 @@
  * lives on the worker its address hashes to; a stateless kind (`kind/`) has one instance per worker
  * and its messages go round-robin. The main thread encodes bodies, never decodes what it only routes:
  * an actor's own send or ask is relayed to the target worker with its body untouched. When a worker
- * dies, every ask waiting on it fails at once with WORKER_CRASHED (503, retryable) and the
- * replacement worker is given the kinds again; its actors re-activate on their next message.
+ * dies, every ask waiting on it fails at once with WORKER_CRASHED (503; it may have run, so it is not
+ * retryable) and the replacement worker is given the kinds again; its actors re-activate on their
+ * next message.
  */
 import { ErrorCode, MicaError, TooManyRequestsError, UnavailableError } from '../errors.ts'
 import type { HandlerCount } from '../actors/kind.ts'
@@ -230,16 +231,37 @@ export class WorkersRuntime implements LocalRuntime, AskTable {
     }
   }
 
+  /**
+   * Stops each worker's actors (they settle every ask they were given: replied, or failed as cut off
+   * mid-turn, or refused), then ends the pool. An ask still waiting on a worker that confirmed its
+   * stop never reached a handler there (it came after its host closed, or never arrived):
+   * `kernel_stopped`. One waiting on a worker that did not answer in time (a handler holding its
+   * thread) may be running there when the worker is terminated: `connection_lost`, not retried.
+   */
   async stop(until: number): Promise<void> {
     this.#stopping = true
+    const stopped = new Set<number>()
     try {
       const timeout = Math.max(1, until - this.#services.clock.now()) + 1_000
       await Promise.all(
-        this.#slots().map((slot) => this.#control(slot, 'stop', { until }, timeout).catch(() => undefined)),
+        this.#slots().map((slot) =>
+          this.#control(slot, 'stop', { until }, timeout).then(
+            () => void stopped.add(slot),
+            () => undefined,
+          ),
+        ),
       )
     } finally {
+      const refused = new UnavailableError(ErrorCode.KERNEL_STOPPED, 'kernel stopped')
       for (const w of this.#waiting.values()) {
-        w.onError(new UnavailableError(ErrorCode.KERNEL_STOPPED, 'kernel stopped'))
+        w.onError(
+          stopped.has(w.slot)
+            ? refused
+            : new UnavailableError(
+                ErrorCode.CONNECTION_LOST,
+                `kernel stopped before worker ${w.slot} answered; the ask may have run`,
+              ),
+        )
       }
       this.#waiting.clear()
       await this.#pool.destroy()

@@ -4,7 +4,7 @@
  * handler (the node could not be reached, was stopping, or refused it at the door): a handler's
  * outcome, a timeout or a connection lost mid-call is final unless `retryOn` says otherwise.
  */
-import { BadRequestError, ErrorCode, MicaError } from '../errors.ts'
+import { BadRequestError, ErrorCode, noHandlerRan, type MicaError } from '../errors.ts'
 import type { Metadata } from '../actors/types.ts'
 import type { Filter, Strategy } from '../registry/selector.ts'
 import type { CircuitBreakerOptions } from './breaker.ts'
@@ -65,30 +65,22 @@ export const DEFAULT_CALL_RETRIES = 1
 export const DEFAULT_CALL_BACKOFF_MS = 10
 export const DEFAULT_CACHE_TTL_MS = 1_000
 
-/** Codes of failures that happen before any handler sees the call (nothing ran, nothing to undo). */
-const BEFORE_HANDLER = new Set<string>([
-  ErrorCode.UNAVAILABLE,
-  ErrorCode.KERNEL_STOPPED,
-  ErrorCode.MAILBOX_FULL,
-  ErrorCode.ACTOR_STOPPED,
-  ErrorCode.KIND_NOT_FOUND,
-  ErrorCode.CIRCUIT_OPEN,
-])
-
 /**
- * True when the error proves no handler ran: one of the codes above, raised by the runtime (`id`
- * `mica`) or the client's own machinery. No error that left a handler keeps the runtime's id: the
- * actor cell stamps it with its endpoint `Kind.handler` (a service's handler wrappers, where they run, with
- * the service's name), so a handler's own `errors.unavailable(...)`, or a turn cut off by its node
- * stopping, counts as reached on whatever thread it ran. An ask whose connection dropped
- * while it was in flight is `connection_lost` (it may have run): reached; one that never left (the
- * node could not be dialled) is `unavailable`: not reached.
+ * True when the error proves no handler ran (errors.ts `noHandlerRan`, the same rule as
+ * `MicaError.retryable` with two codes more): `unavailable`, `kernel_stopped`, `mailbox_full`,
+ * `actor_stopped`, `kind_not_found` or `circuit_open`, raised by the runtime — `id` `mica`, a plugin
+ * family, the client's machinery, or an actor address (its mailbox was full, it had stopped). No
+ * error that left a handler keeps such an id: the actor cell stamps it with its endpoint
+ * `Kind.handler` (a service's handler wrappers, where they run, with the service's name), so a
+ * handler's own `errors.unavailable(...)`, a refusal it rethrew, or a turn cut off by its node
+ * stopping, counts as reached on whatever thread it ran. An ask whose connection dropped while it
+ * was in flight, or that a stopping kernel took from a worker that had not answered, is
+ * `connection_lost` (it may have run): reached; one that never left (the node could not be
+ * dialled) is `unavailable`: not reached.
  */
 export function reachedNoHandler(error: MicaError): boolean {
-  return BEFORE_HANDLER.has(error.code) && RUNTIME_IDS.has(error.id)
+  return noHandlerRan(error)
 }
-
-const RUNTIME_IDS = new Set(['mica', 'selector', 'client', 'kernel'])
 
 export const defaultRetryOn: RetryOn = (_error, info) => !info.reachedHandler
 

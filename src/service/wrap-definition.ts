@@ -7,7 +7,7 @@
  * On worker threads a kind is imported from its module, so wrapping must happen there: export
  * `wrapDefinition(defineActor(...), { service, wrappers })` from the module instead of the plain one.
  */
-import { MicaError } from '../errors.ts'
+import { leftHandler, MicaError } from '../errors.ts'
 import type { ActorContext, ActorDefinition, AnyActorDefinition, Handler } from '../actors/types.ts'
 import { inScope, type CallScope } from './call-scope.ts'
 import { withReplyMetadata } from './reply.ts'
@@ -52,7 +52,7 @@ export function wrapDefinition<D extends AnyActorDefinition>(
   return Object.freeze({ ...(definition as ActorDefinition), handlers }) as unknown as D
 }
 
+/** The rule of leftHandler (errors.ts), with the service's name: what looks like a refusal is stamped. */
 function stamp(err: unknown, service: string): unknown {
-  if (!(err instanceof MicaError) || err.id !== 'mica') return err
-  return err.withId(service)
+  return err instanceof MicaError ? leftHandler(err, service) : err
 }

@@ -1,7 +1,9 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { captureLogger, eventually, MODES, rejection, withKernel } from '../helpers/kernels.ts'
-import { counter, hooked, recorder } from '../fixtures/actors.ts'
+import { captureLogger, eventually, MODES, rejection, sleep, withKernel } from '../helpers/kernels.ts'
+import { counter, hog, hooked, recorder } from '../fixtures/actors.ts'
+import { MicaError } from '../../src/errors.ts'
+import { reachedNoHandler } from '../../src/service/client-options.ts'
 import { createKernel } from '../../src/kernel/kernel.ts'
 
 for (const mode of MODES) {
@@ -36,6 +38,54 @@ for (const mode of MODES) {
       assert.doesNotThrow(() => ref.send('get'))
       await assert.rejects(kernel.spawn(counter, 'late'), { code: 'kernel_stopped' })
     })
+
+    test('lifecycle - stop past the drain timeout: an ask cut off mid-turn is not retryable, one that never ran is', async () => {
+      const kernel = await createKernel({ ...mode.options, logger: captureLogger(), drainTimeoutMs: 100 })
+      const ref = await kernel.spawn(counter, 'cut')
+      const outcome = (p: Promise<unknown>) =>
+        p.then(
+          () => undefined,
+          (e: unknown) => e as MicaError,
+        )
+      const midTurn = outcome(ref.ask('addSlow', { by: 1, ms: 1_000 }, { timeout: 10_000 }))
+      const queued = outcome(ref.ask('add', { by: 1 }, { timeout: 10_000 }))
+      await sleep(50) // the first is in its turn (on a worker: delivered there), the second waits behind it
+      await kernel.stop()
+      const cut = (await midTurn)!
+      assert.deepEqual([cut.code, cut.id], ['kernel_stopped', 'counter.addSlow'], 'stamped with its endpoint')
+      assert.deepEqual([cut.retryable, reachedNoHandler(cut)], [false, false], 'it may have run')
+      const never = (await queued)!
+      assert.equal(never.code, 'actor_stopped')
+      assert.deepEqual([never.retryable, reachedNoHandler(never)], [true, true], 'it never ran')
+      const late = (await outcome(ref.ask('add', { by: 1 })))!
+      assert.deepEqual([late.code, late.retryable, reachedNoHandler(late)], ['kernel_stopped', true, true])
+    })
+
+    if (mode.workers)
+      test('lifecycle - stop while a handler holds its worker thread: its asks may have run (connection_lost)', async () => {
+        const kernel = await createKernel({ ...mode.options, logger: captureLogger(), drainTimeoutMs: 100 })
+        const ref = await kernel.spawn(hog, 'h')
+        const outcome = (p: Promise<unknown>) =>
+          p.then(
+            () => undefined,
+            (e: unknown) => e as MicaError,
+          )
+        const spinning = outcome(ref.ask('spin', 3_000, { timeout: 10_000 }))
+        const behind = outcome(ref.ask('spin', 1, { timeout: 10_000 }))
+        await sleep(50)
+        const started = Date.now()
+        await kernel.stop() // the worker cannot answer its stop: it is terminated after the grace period
+        assert.ok(Date.now() - started < 2_900, 'stop did not wait for the handler')
+        for (const e of [await spinning, await behind]) {
+          assert.ok(e instanceof MicaError)
+          assert.equal(e.code, 'connection_lost')
+          assert.deepEqual(
+            [e.retryable, reachedNoHandler(e)],
+            [false, false],
+            'delivered to the worker: it may have run',
+          )
+        }
+      })
 
     test('lifecycle - stop leaves no handle open', async () => {
       const before = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap')

@@ -1,17 +1,18 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { defineActor } from '../../src/actors/define.ts'
-import { errors } from '../../src/errors.ts'
+import { errors, type MicaError } from '../../src/errors.ts'
 import { byVersion } from '../../src/registry/selector.ts'
 import type { RegistryNode } from '../../src/registry/registry.ts'
+import type { Service } from '../../src/service/service.ts'
 import type { Stream } from '../../src/kernel/stream.ts'
 import { JSON_CONTENT_TYPE } from '../../src/codec/codec.ts'
 import { rejection, sleep } from '../helpers/kernels.ts'
 import { withServices, type Services } from './kit.ts'
 import { RegistryView } from '../helpers/cluster.ts'
 import { replyMetadata } from '../../src/service/call-scope.ts'
-import { backoffFn } from '../../src/service/client-options.ts'
-import { greeter, journaled } from './greeter.ts'
+import { backoffFn, reachedNoHandler } from '../../src/service/client-options.ts'
+import { bounded, greeter, journaled } from './greeter.ts'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -142,6 +143,92 @@ describe('service client', () => {
     })
   })
 
+  for (const workers of [0, 1]) {
+    /** Fills the one-slot mailbox of `Bounded/` on `svc`: one `hold` running, one queued. */
+    const fill = async (svc: Service, ms: number): Promise<Promise<unknown>[]> => {
+      const ref = svc.kernel.ref(`Bounded/@${svc.kernel.nodeId}`)
+      const held = [ref.ask('hold', ms), ref.ask('hold', ms)]
+      await sleep(30) // the first runs, the second waits in the mailbox (on a worker: delivered there)
+      return held
+    }
+    const served = async (svc: Service) => (await svc.kernel.stats()).handlers['Bounded.where']?.count ?? 0
+
+    test(`client - a full mailbox proves no handler ran: retried on another node (workers: ${workers})`, async () => {
+      await withServices(async (s) => {
+        const a = await s.started({ name: 'bounded', workers }, (w) => w.handle(bounded))
+        const b = await s.started({ name: 'bounded', workers }, (w) => w.handle(bounded))
+        const caller = await s.started({ name: 'caller' })
+        const aFirst = (nodes: readonly RegistryNode[]) =>
+          nodes.find((n) => n.id === a.kernel.nodeId) ?? nodes[0]
+        const held = await fill(a, 300)
+        const refused = await rejection(
+          caller.client.call('bounded', 'Bounded.where', undefined, {
+            retries: 0,
+            selectOptions: { strategy: aFirst },
+          }),
+        )
+        assert.deepEqual([refused.status, refused.code], [429, 'mailbox_full'])
+        const seen: boolean[] = []
+        const reply = await caller.client.call('bounded', 'Bounded.where', undefined, {
+          retries: 2,
+          backoff: 1,
+          selectOptions: { strategy: aFirst },
+          retryOn: (err, info) => (seen.push(info.reachedHandler), !info.reachedHandler),
+        })
+        assert.equal(reply, 'Bounded/')
+        assert.deepEqual(seen, [false], 'the full mailbox counted as not reached')
+        assert.deepEqual([await served(a), await served(b)], [0, 1], 'served by the other node')
+        assert.deepEqual(await Promise.all(held), ['held', 'held'])
+      })
+    })
+
+    test(`client - a full mailbox on the only node: retried after the backoff (workers: ${workers})`, async () => {
+      await withServices(async (s) => {
+        const a = await s.started({ name: 'bounded', workers }, (w) => w.handle(bounded))
+        const caller = await s.started({ name: 'caller' })
+        const held = await fill(a, 150)
+        const reply = await caller.client.call('bounded', 'Bounded.where', undefined, {
+          retries: 1,
+          backoff: 400,
+        })
+        assert.equal(reply, 'Bounded/')
+        assert.equal(await served(a), 1)
+        await Promise.all(held)
+      })
+    })
+
+    test(`client - a handler's own 429 or 503, or a full mailbox it rethrew, is not retried (workers: ${workers})`, async () => {
+      const file = join(mkdtempSync(join(tmpdir(), 'mica-refuse-')), 'runs')
+      try {
+        await withServices(async (s) => {
+          await s.started({ name: 'bounded', workers }, (w) => w.handle(bounded))
+          await s.started({ name: 'bounded', workers }, (w) => w.handle(bounded))
+          const caller = await s.started({ name: 'caller' })
+          // the service's handler wrappers stamp it with the service's name where they run (workers: 0)
+          const stampedAs = workers === 0 ? 'bounded' : 'Bounded.refuse'
+          for (const [as, status, code] of [
+            ['busy', 429, 'mailbox_full'],
+            ['down', 503, 'unavailable'],
+            ['relayed', 429, 'mailbox_full'],
+          ] as const) {
+            writeFileSync(file, '')
+            let error: unknown
+            await caller.client
+              .call('bounded', 'Bounded.refuse', { file, as }, { retries: 3, backoff: 1 })
+              .catch((e) => (error = e))
+            const e = error as MicaError
+            assert.deepEqual([e.status, e.code, e.id], [status, code, stampedAs], as)
+            assert.equal(reachedNoHandler(e), false, as)
+            assert.equal(e.retryable, false, as)
+            assert.equal(readFileSync(file, 'utf8').length, 1, `${as}: the handler ran once`)
+          }
+        })
+      } finally {
+        rmSync(dirname(file), { recursive: true, force: true })
+      }
+    })
+  }
+
   test('client - a call whose handler was cut off by its node stopping (drain timeout) is not repeated', async () => {
     await withServices(async (s) => {
       const { def, runs } = counting('Work')
@@ -179,6 +266,26 @@ describe('service client', () => {
       const e = await rejection(call)
       assert.equal(e.status, 503)
       assert.deepEqual(runs, ['slow'])
+    })
+  })
+
+  test("client - a call in flight when the caller's own node stops may have run: connection_lost, not retried", async () => {
+    await withServices(async (s) => {
+      const { def, runs } = counting('Work')
+      await s.started({ name: 'work' }, (w) => w.handle(def))
+      await s.started({ name: 'work' }, (w) => w.handle(def))
+      const caller = await s.started({ name: 'caller' })
+      const call = caller.client.call('work', 'Work.slow', 300, { retries: 3, backoff: 1 })
+      call.catch(() => undefined)
+      await sleep(30)
+      await caller.stop()
+      let error: unknown
+      await call.catch((e) => (error = e))
+      const e = error as MicaError
+      assert.equal(e.code, 'connection_lost')
+      assert.deepEqual([e.retryable, reachedNoHandler(e)], [false, false])
+      await sleep(300)
+      assert.deepEqual(runs, ['slow'], 'not run again')
     })
   })
 

@@ -1,6 +1,6 @@
 // Actor definitions the service tests serve.
 import { defineActor } from '../../src/actors/define.ts'
-import { errors } from '../../src/errors.ts'
+import { ErrorCode, errors, TooManyRequestsError } from '../../src/errors.ts'
 import { replyMetadata } from '../../src/service/call-scope.ts'
 import { appendFileSync } from 'node:fs'
 
@@ -71,5 +71,28 @@ export const describedGreeter = defineActor({
   handlers: {
     hello: (req: { name: string }) => ({ greeting: `Hello ${req.name}` }),
     bye: (req: { name: string }) => `Bye ${req.name}`,
+  },
+})
+
+/**
+ * A one-slot mailbox: full while `hold` runs with one message queued behind it. `refuse` records its
+ * run in the file it is given (on a worker too), then answers with a refusal of its own: a 429, a 503,
+ * or a full mailbox downstream it rethrew (an actor address as its id).
+ */
+export const bounded = defineActor({
+  kind: 'Bounded',
+  mailbox: { capacity: 1, overflow: 'reject' },
+  handlers: {
+    hold: async (ms: number) => {
+      await new Promise((r) => setTimeout(r, ms))
+      return 'held'
+    },
+    where: (_req: void, ctx) => ctx.self,
+    refuse: (req: { file: string; as: 'busy' | 'down' | 'relayed' }) => {
+      appendFileSync(req.file, 'x')
+      if (req.as === 'busy') throw errors.tooManyRequests('slow down')
+      if (req.as === 'down') throw errors.unavailable('db down')
+      throw new TooManyRequestsError(ErrorCode.MAILBOX_FULL, 'Other/1: mailbox full', 'Other/1')
+    },
   },
 })
