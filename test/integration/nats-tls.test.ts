@@ -9,7 +9,6 @@
 // works.
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -24,6 +23,7 @@ import { UnavailableError } from '../../src/errors.ts'
 import { account } from '../fixtures/ledger.ts'
 import { captureLogger } from '../helpers/kernels.ts'
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts'
+import { selfSigned } from '../helpers/certs.ts'
 
 /** A refused connection must fail by then, not hang on reconnects. */
 const REFUSED_WITHIN_MS = 5000
@@ -32,24 +32,8 @@ const PLUGINS = ['registry', 'transport', 'broker', 'journal']
 const dir = mkdtempSync(join(tmpdir(), 'mica-nats-tls-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
 
-/** A self-signed certificate for 127.0.0.1 that is its own CA: `{ cert, key }` paths. */
-function selfSigned(name: string): { cert: string; key: string } {
-  const cert = join(dir, `${name}.crt`)
-  const key = join(dir, `${name}.key`)
-  execFileSync(
-    'openssl',
-    [
-      ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'],
-      ...['-keyout', key, '-out', cert, '-days', '1', '-subj', `/CN=${name}`],
-      ...['-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
-    ],
-    { stdio: 'pipe' },
-  )
-  return { cert, key }
-}
-
-const serverCert = selfSigned('mica-nats-server')
-const clientCert = selfSigned('mica-nats-client')
+const serverCert = selfSigned(dir, 'mica-nats-server')
+const clientCert = selfSigned(dir, 'mica-nats-client')
 
 /** A `tls { ... }` server block; `verifyWith`: the CA clients' certificates must be signed by. */
 function tlsBlock(verifyWith?: string): string {

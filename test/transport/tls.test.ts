@@ -3,7 +3,6 @@
 // certificate the other does not trust is refused with a logged reason.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,28 +10,12 @@ import { TcpTransport } from '../../src/transport/tcp.ts'
 import { BadRequestError, ErrorCode } from '../../src/errors.ts'
 import { transportContract } from './contract.ts'
 import { logger, Recorder, unusedTcpAddress, until } from './util.ts'
+import { selfSigned } from '../helpers/certs.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'mica-tls-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
 
-/** A self-signed certificate for 127.0.0.1 that is its own CA: `{ cert, key, ca }` paths. */
-function selfSigned(name: string): { cert: string; key: string; ca: string } {
-  const cert = join(dir, `${name}.crt`)
-  const key = join(dir, `${name}.key`)
-  // one command, no config file: an EC key, one day, the SAN the client checks (127.0.0.1)
-  execFileSync(
-    'openssl',
-    [
-      ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'],
-      ...['-keyout', key, '-out', cert, '-days', '1', '-subj', `/CN=${name}`],
-      ...['-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
-    ],
-    { stdio: 'pipe' },
-  )
-  return { cert, key, ca: cert }
-}
-
-const node = selfSigned('mica-node')
+const node = selfSigned(dir, 'mica-node')
 
 transportContract({
   name: 'tls',
@@ -45,7 +28,7 @@ test('tls - a node with an untrusted certificate is refused, and says why', asyn
   const log = logger()
   const server = new TcpTransport({ tls: node, logger: log })
   const stranger = new TcpTransport({
-    tls: selfSigned('stranger'),
+    tls: selfSigned(dir, 'stranger'),
     logger: logger(),
     reconnect: { initialMs: 20 },
   })
