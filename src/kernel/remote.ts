@@ -25,7 +25,8 @@ import { MAX_STREAM_WINDOW } from './stream-router.ts'
 import type { EncodedMessage, KernelServices } from './local.ts'
 import type { EncodedStreamSink, StreamRequest } from './stream-open.ts'
 import type { ServingDoor } from './serving.ts'
-import { envelopeSink, errorEnvelope, PeerAnswer, RemoteAsk, type AskRetrier } from './remote-wire.ts'
+import { envelopeSink, errorEnvelope, PeerAnswer, RemoteAsk } from './remote-wire.ts'
+import { AskRetries } from './remote-retry.ts'
 
 export interface RemoteOptions {
   registry: Registry
@@ -75,6 +76,7 @@ export class Remote {
   #nextId = 0
   #timer: TimerHandle | undefined
   readonly #placement: Placement
+  readonly #retrier: AskRetries
   /** Addresses of envelopes served here, parsed once each (the same few come again and again). */
   readonly #addresses = new AddressCache()
   #unsubscribe: (() => void)[] = []
@@ -83,6 +85,16 @@ export class Remote {
   constructor(host: RemoteHost, options: RemoteOptions) {
     this.#host = host
     this.#o = options
+    this.#retrier = new AskRetries({
+      clock: host.clock,
+      retries: options.retries,
+      backoffMs: options.retryBackoffMs,
+      markDown: (nodeId) => this.#placement.markDown(nodeId),
+      forget: (id) => this.#pending.delete(id),
+      place: (to) => this.place(to),
+      askHere: (to, msg, deadline) => host.door.askHere(to, msg, deadline),
+      launch: (ask) => this.#launch(ask),
+    })
     this.#placement = new Placement({
       nodeId: host.nodeId,
       registry: options.registry,
@@ -188,69 +200,6 @@ export class Remote {
     } else {
       ask.fail(new UnavailableError(ErrorCode.UNAVAILABLE, `cannot reach ${node.id} at ${node.address}`))
     }
-  }
-
-  readonly #retrier: AskRetrier = { retry: (ask, error) => this.#retry(ask, error) }
-
-  /** Takes a failed attempt over when it may be retried: after the backoff, placed again. */
-  #retry(ask: RemoteAsk, error: MicaError): boolean {
-    const clock = this.#host.clock
-    const backoff = this.#o.retryBackoffMs * 2 ** ask.retried
-    if (
-      !error.retryable ||
-      ask.retried >= this.#o.retries ||
-      ask.signal?.aborted ||
-      clock.now() + backoff >= ask.deadline
-    ) {
-      return false
-    }
-    if (error.code === ErrorCode.UNAVAILABLE || error.code === ErrorCode.KERNEL_STOPPED) {
-      this.#placement.markDown(ask.node.id)
-    }
-    // a late answer to this attempt finds nothing; the deadline (wheel) and the signal still hold
-    this.#pending.delete(ask.id)
-    ask.retried++
-    clock.setTimeout(() => this.#again(ask), backoff)
-    return true
-  }
-
-  #again(ask: RemoteAsk): void {
-    if (ask.settled) return
-    let next: Where | Promise<Where>
-    try {
-      next = this.place(ask.to)
-    } catch (err) {
-      this.#giveUp(ask, err)
-      return
-    }
-    if (next instanceof Promise) {
-      next.then(
-        (where) => this.#resume(ask, where),
-        (err: unknown) => this.#giveUp(ask, err),
-      )
-    } else {
-      this.#resume(ask, next)
-    }
-  }
-
-  #resume(ask: RemoteAsk, where: Where): void {
-    if (ask.settled) return
-    if (where === 'local') {
-      ask.final()
-      this.#host.door.askHere(ask.to, ask.msg, ask.deadline).then(
-        (value) => ask.ok(value),
-        (err: unknown) => ask.fail(MicaError.from(err)),
-      )
-      return
-    }
-    ask.node = where
-    ask.peer = where.address
-    this.#launch(ask)
-  }
-
-  #giveUp(ask: RemoteAsk, err: unknown): void {
-    ask.final()
-    ask.fail(MicaError.from(err))
   }
 
   /** Opens a stream to an actor on `node`; returns the way to the server, `toCaller` gets its answers. */
