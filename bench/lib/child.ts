@@ -26,7 +26,9 @@ export async function startChild<R>(
   timeoutMs: number,
 ): Promise<Child<R>> {
   const name = fileURLToPath(file).split('/').pop()
-  const execArgv = file.pathname.endsWith('.ts') ? ['--import', 'tsx'] : []
+  // MICA_BENCH_CHILD_ARGS adds node flags to every child (e.g. '--cpu-prof' to profile the far side)
+  const extra = (process.env.MICA_BENCH_CHILD_ARGS ?? '').split(' ').filter((arg) => arg !== '')
+  const execArgv = [...(file.pathname.endsWith('.ts') ? ['--import', 'tsx'] : []), ...extra]
   const proc = fork(file, { execArgv, env: { ...process.env, ...env } })
   try {
     const ready = await new Promise<R>((resolve, reject) => {

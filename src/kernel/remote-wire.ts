@@ -9,6 +9,7 @@ import type { Address } from './address.ts'
 import type { EncodedAnswer, EncodedMessage, EncodedReply } from './local.ts'
 import type { EncodedStreamSink } from './stream-open.ts'
 import { PendingAsk } from './pending.ts'
+import type { IdTable } from './id-table.ts'
 
 /** How an ask served here is answered: the reply or error envelope, sent back to `peer`. */
 export interface Answerer {
@@ -42,7 +43,7 @@ export class RemoteAsk extends PendingAsk {
   readonly msg: EncodedMessage
   readonly deadline: number
   readonly signal: AbortSignal | undefined
-  readonly #table: Map<number, RemoteAsk>
+  readonly #table: IdTable<RemoteAsk>
   #retrier: AskRetrier | undefined
 
   constructor(
@@ -51,7 +52,7 @@ export class RemoteAsk extends PendingAsk {
     msg: EncodedMessage,
     deadline: number,
     signal: AbortSignal | undefined,
-    table: Map<number, RemoteAsk>,
+    table: IdTable<RemoteAsk>,
     retrier: AskRetrier | undefined,
   ) {
     super(to.key, signal)

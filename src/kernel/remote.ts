@@ -27,6 +27,7 @@ import type { EncodedStreamSink, StreamRequest } from './stream-open.ts'
 import type { ServingDoor } from './serving.ts'
 import { envelopeSink, errorEnvelope, PeerAnswer, RemoteAsk } from './remote-wire.ts'
 import { AskRetries } from './remote-retry.ts'
+import { IdTable } from './id-table.ts'
 
 export interface RemoteOptions {
   registry: Registry
@@ -65,7 +66,7 @@ interface StreamRoute {
 export class Remote {
   readonly #host: RemoteHost
   readonly #o: RemoteOptions
-  readonly #pending = new Map<number, RemoteAsk>()
+  readonly #pending = new IdTable<RemoteAsk>()
   /** Dialed peers that went down, with their connection count then (still equal: still down). */
   readonly #downAt = new Map<string, number>()
   readonly #hosted = new Map<string, Service>()
@@ -259,7 +260,7 @@ export class Remote {
     // as when a connection drops (#onPeerDown): an ask that never left is refused, one written to a
     // connection may have run at the other node
     const stopped = new UnavailableError(ErrorCode.KERNEL_STOPPED, 'kernel stopped')
-    for (const p of [...this.#pending.values()]) {
+    for (const p of this.#pending.values()) {
       const neverLeft = p.queuedAt !== -1 && p.queuedAt === this.#o.transport.connect(p.peer).connections
       p.final() // a stopping node retries nothing
       p.fail(
@@ -432,7 +433,7 @@ export class Remote {
       if (typeof key === 'number') this.#clientStreams.delete(key)
       else this.#serverStreams.delete(key)
     }
-    for (const p of [...this.#pending.values()]) {
+    for (const p of this.#pending.values()) {
       if (p.peer !== peer.address) continue
       // never sent (queued while dialing, no connection since): refused, retryable elsewhere;
       // written to a connection that then dropped: it may have run, so it is not repeated

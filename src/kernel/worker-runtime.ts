@@ -45,6 +45,7 @@ import {
   type MessageFrame,
 } from './frames.ts'
 import { PendingAsk } from './pending.ts'
+import { IdTable } from './id-table.ts'
 import { DEFAULT_STREAM_WINDOW, failedStream, StreamEnd } from './stream.ts'
 import { MAX_STREAM_WINDOW } from './stream-router.ts'
 import { dispatchStreamFrame, frameSink } from './stream-frames.ts'
@@ -73,7 +74,7 @@ export class WorkerRuntime implements ActorEnvironment, Router {
   readonly #host: ActorHost
   readonly #channel: PortChannel
   readonly #wheel = new DeadlineWheel(systemClock)
-  readonly #pending = new Map<number, PendingAsk>()
+  readonly #pending = new IdTable<PendingAsk>()
   readonly #addresses = new AddressCache()
   /** Kinds being imported; frames for them wait here in order. */
   readonly #loading = new Map<string, { frames: MessageFrame[]; done: Promise<void> }>()
@@ -480,10 +481,10 @@ class WorkerReply implements Reply {
 
 /** An ask from an actor on this worker, known by its correlation id until it settles. */
 class TrackedAsk extends PendingAsk {
-  readonly #table: Map<number, PendingAsk>
+  readonly #table: IdTable<PendingAsk>
   readonly #id: number
 
-  constructor(target: string, signal: AbortSignal | undefined, table: Map<number, PendingAsk>, id: number) {
+  constructor(target: string, signal: AbortSignal | undefined, table: IdTable<PendingAsk>, id: number) {
     super(target, signal)
     this.#table = table
     this.#id = id

@@ -47,6 +47,7 @@ import type { EncodedStreamSink, StreamRequest } from './stream-open.ts'
 import { WorkerPool } from './pool.ts'
 import { MainAsk, Relay, ServedAsk, type AskTable, type Waiting } from './worker-asks.ts'
 import { WorkerStreams } from './worker-streams.ts'
+import { IdTable } from './id-table.ts'
 import { JOURNAL_CONTROL_OP, runJournalCall } from './worker-journal.ts'
 
 const CONTROL_TIMEOUT_MS = 60_000
@@ -54,7 +55,7 @@ const CONTROL_TIMEOUT_MS = 60_000
 export class WorkersRuntime implements LocalRuntime, AskTable {
   readonly #services: KernelServices
   readonly #pool: WorkerPool
-  readonly #waiting = new Map<number, Waiting>()
+  readonly #waiting = new IdTable<Waiting>()
   /** Open streams by id: where frames from the worker go. */
   readonly #streams: WorkerStreams
   readonly #kinds: { kind: string; module: string }[] = []
@@ -481,7 +482,7 @@ export class WorkersRuntime implements LocalRuntime, AskTable {
     this.#services.logger.warn(`worker ${slot} died; failing its asks and starting a replacement`)
     const crashed = new UnavailableError(ErrorCode.WORKER_CRASHED, `worker ${slot} crashed`)
     this.#streams.crashed(slot, crashed)
-    for (const [id, w] of this.#waiting) {
+    for (const [id, w] of this.#waiting.entries()) {
       if (w.slot === slot) {
         this.#waiting.delete(id)
         w.onError(crashed)

@@ -1,0 +1,143 @@
+/**
+ * IdTable: entries by integer correlation id (pending asks, waiting replies) — a `Map<number, T>`
+ * without the Map's garbage behaviour under churn.
+ *
+ * Why not a Map: a V8 Map under constant set/delete rehashes every few hundred entries, and each
+ * replaced table keeps a pointer to its successor (for live iterators). Once one table has reached
+ * the old generation, every later table, and every entry it held, is reachable from old garbage
+ * until the next mark-compact, so scavenges copy and promote all of it: node A of bench:remote
+ * promoted 3 MB per scavenge (scavenges of 10 ms, a mark-compact every 0.6 s) with only 256 asks in
+ * flight; with this table it promotes next to nothing.
+ *
+ * Layout: open addressing with linear probing over a power-of-two array, keys in a Float64Array (no
+ * pointers for the GC to trace). Ids handed out in sequence land in consecutive slots, so probes are
+ * rare; a delete shifts the rest of its run back (no tombstones), and clears the value slot, so the
+ * table never holds a settled entry. It grows at half full and shrinks at an eighth.
+ */
+
+/** The key of an empty slot (ids are integers >= 0). */
+const EMPTY = -1
+const MIN_CAPACITY = 64
+
+export class IdTable<T> {
+  #keys: Float64Array
+  #values: (T | undefined)[]
+  #mask: number
+  #size = 0
+
+  constructor(capacity = MIN_CAPACITY) {
+    const cap = powerOfTwo(Math.max(MIN_CAPACITY, capacity))
+    this.#keys = new Float64Array(cap).fill(EMPTY)
+    this.#values = new Array<T | undefined>(cap).fill(undefined)
+    this.#mask = cap - 1
+  }
+
+  get size(): number {
+    return this.#size
+  }
+
+  get(id: number): T | undefined {
+    const keys = this.#keys
+    const mask = this.#mask
+    for (let i = id & mask; ; i = (i + 1) & mask) {
+      const k = keys[i]!
+      if (k === id) return this.#values[i]
+      if (k === EMPTY) return undefined
+    }
+  }
+
+  has(id: number): boolean {
+    return this.get(id) !== undefined
+  }
+
+  /** Adds or replaces the entry of `id` (an integer >= 0; `value` not undefined). */
+  set(id: number, value: T): void {
+    if (!(Number.isInteger(id) && id >= 0)) throw new RangeError(`IdTable: bad id ${id}`)
+    const keys = this.#keys
+    const mask = this.#mask
+    let i = id & mask
+    for (; keys[i] !== EMPTY; i = (i + 1) & mask) {
+      if (keys[i] === id) {
+        this.#values[i] = value
+        return
+      }
+    }
+    keys[i] = id
+    this.#values[i] = value
+    if (++this.#size * 2 > keys.length) this.#resize(keys.length * 2)
+  }
+
+  delete(id: number): boolean {
+    const keys = this.#keys
+    const values = this.#values
+    const mask = this.#mask
+    let i = id & mask
+    for (; ; i = (i + 1) & mask) {
+      const k = keys[i]!
+      if (k === id) break
+      if (k === EMPTY) return false
+    }
+    // backward shift: each later entry of the run moves into the hole unless its home slot lies
+    // cyclically in (hole, its slot], where a lookup would no longer reach it across the hole
+    for (let j = (i + 1) & mask; keys[j] !== EMPTY; j = (j + 1) & mask) {
+      const home = keys[j]! & mask
+      const stays = i <= j ? i < home && home <= j : i < home || home <= j
+      if (stays) continue
+      keys[i] = keys[j]!
+      values[i] = values[j]
+      i = j
+    }
+    keys[i] = EMPTY
+    values[i] = undefined
+    if (--this.#size * 8 < keys.length && keys.length > MIN_CAPACITY) this.#resize(keys.length / 2)
+    return true
+  }
+
+  /** The entries now, as a fresh array (safe to walk while entries are deleted). */
+  entries(): [number, T][] {
+    const out: [number, T][] = []
+    const keys = this.#keys
+    for (let i = 0; i < keys.length; i++) if (keys[i] !== EMPTY) out.push([keys[i]!, this.#values[i]!])
+    return out
+  }
+
+  /** The values now, as a fresh array. */
+  values(): T[] {
+    const out: T[] = []
+    const keys = this.#keys
+    for (let i = 0; i < keys.length; i++) if (keys[i] !== EMPTY) out.push(this.#values[i]!)
+    return out
+  }
+
+  clear(): void {
+    this.#keys.fill(EMPTY)
+    this.#values.fill(undefined)
+    this.#size = 0
+  }
+
+  #resize(capacity: number): void {
+    const oldKeys = this.#keys
+    const oldValues = this.#values
+    this.#keys = new Float64Array(capacity).fill(EMPTY)
+    this.#values = new Array<T | undefined>(capacity).fill(undefined)
+    this.#mask = capacity - 1
+    const keys = this.#keys
+    const mask = this.#mask
+    for (let s = 0; s < oldKeys.length; s++) {
+      const id = oldKeys[s]!
+      if (id === EMPTY) continue
+      let i = id & mask
+      while (keys[i] !== EMPTY) i = (i + 1) & mask
+      keys[i] = id
+      this.#values[i] = oldValues[s]
+    }
+    // the replaced array may already be old: emptied, it cannot keep young entries alive
+    oldValues.fill(undefined)
+  }
+}
+
+function powerOfTwo(n: number): number {
+  let p = 1
+  while (p < n) p *= 2
+  return p
+}

@@ -1,0 +1,120 @@
+// IdTable: the correlation table of pending asks. Checked against a Map under random churn, and for
+// what it is for: no rehash chain that keeps settled entries alive.
+import { test, describe } from 'node:test'
+import assert from 'node:assert/strict'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import { IdTable } from '../../src/kernel/id-table.ts'
+import { seeded } from '../helpers/seeded.ts'
+
+describe('id table', () => {
+  test('id table - set, get, replace, delete', () => {
+    const table = new IdTable<string>()
+    assert.equal(table.get(1), undefined)
+    assert.equal(table.delete(1), false)
+    table.set(1, 'a')
+    table.set(2, 'b')
+    table.set(1, 'c')
+    assert.equal(table.size, 2)
+    assert.equal(table.get(1), 'c')
+    assert.equal(table.has(2), true)
+    assert.equal(table.delete(1), true)
+    assert.equal(table.delete(1), false)
+    assert.equal(table.get(1), undefined)
+    assert.deepEqual(table.entries(), [[2, 'b']])
+    table.clear()
+    assert.equal(table.size, 0)
+    assert.equal(table.get(2), undefined)
+  })
+
+  test('id table - ids that share a slot (a multiple of the capacity apart) are all found', () => {
+    const table = new IdTable<number>(64)
+    const ids = [5, 5 + 64, 5 + 128, 6, 5 + 192, 4 + 64]
+    for (const id of ids) table.set(id, id * 10)
+    for (const id of ids) assert.equal(table.get(id), id * 10)
+    // deleting the head of the run moves the rest back; every other id is still reachable
+    assert.equal(table.delete(5), true)
+    for (const id of ids.filter((x) => x !== 5)) assert.equal(table.get(id), id * 10, `id ${id}`)
+    assert.equal(table.delete(5 + 128), true)
+    for (const id of [5 + 64, 6, 5 + 192, 4 + 64]) assert.equal(table.get(id), id * 10, `id ${id}`)
+  })
+
+  test('id table - a run that wraps around the end of the array', () => {
+    const table = new IdTable<number>(64)
+    const ids = [62, 63, 62 + 64, 63 + 64, 0, 1 + 64]
+    for (const id of ids) table.set(id, id)
+    assert.equal(table.delete(63), true)
+    assert.equal(table.delete(62), true)
+    for (const id of [62 + 64, 63 + 64, 0, 1 + 64]) assert.equal(table.get(id), id, `id ${id}`)
+  })
+
+  test('id table - random churn agrees with a Map (grows and shrinks)', () => {
+    const random = seeded(7)
+    const table = new IdTable<number>()
+    const map = new Map<number, number>()
+    let next = 0
+    for (let step = 0; step < 60_000; step++) {
+      const r = random()
+      // phases: fill up to thousands of entries, then drain, so the table resizes both ways
+      const growing = Math.floor(step / 15_000) % 2 === 0
+      if (r < (growing ? 0.6 : 0.3) || map.size === 0) {
+        const id = random() < 0.1 ? Math.floor(random() * next) : next++
+        table.set(id, step)
+        map.set(id, step)
+      } else {
+        const keys = [...map.keys()]
+        const id = random() < 0.9 ? keys[Math.floor(random() * keys.length)]! : next + 5
+        assert.equal(table.delete(id), map.delete(id))
+      }
+      if (step % 997 === 0) {
+        assert.equal(table.size, map.size)
+        for (const [id, v] of map) assert.equal(table.get(id), v)
+        assert.deepEqual(
+          table.entries().sort((a, b) => a[0] - b[0]),
+          [...map].sort((a, b) => a[0] - b[0]),
+        )
+      }
+    }
+  })
+
+  test('id table - large ids (beyond 32 bits) work', () => {
+    const table = new IdTable<string>()
+    const base = 2 ** 40
+    for (let i = 0; i < 200; i++) table.set(base + i, `v${i}`)
+    for (let i = 0; i < 200; i += 2) assert.equal(table.delete(base + i), true)
+    for (let i = 1; i < 200; i += 2) assert.equal(table.get(base + i), `v${i}`)
+    assert.equal(table.size, 100)
+  })
+
+  test('id table - refuses ids that are not integers >= 0', () => {
+    const table = new IdTable<string>()
+    for (const bad of [-1, 1.5, NaN, Infinity]) assert.throws(() => table.set(bad, 'x'), RangeError)
+    // a lookup of a bad id (from a frame of another node) finds nothing, and does not throw
+    for (const bad of [-1, 1.5, NaN, Infinity]) assert.equal(table.get(bad), undefined)
+  })
+
+  test('id table - deleted entries are released: nothing settled is kept reachable', async () => {
+    const table = new IdTable<object>()
+    let released = 0
+    const registry = new FinalizationRegistry(() => released++)
+    // in a function of its own: a suspended async frame may still hold the last entry it made
+    const churn = (): void => {
+      for (let id = 0; id < 1_000; id++) {
+        const entry = {}
+        registry.register(entry, id)
+        table.set(id, entry)
+        if (id >= 8) table.delete(id - 8)
+      }
+      for (let id = 992; id < 1_000; id++) table.delete(id)
+    }
+    churn()
+    assert.equal(table.size, 0)
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    for (let i = 0; i < 50 && released < 1_000; i++) {
+      gc()
+      await new Promise((resolve) => setTimeout(resolve, 1))
+    }
+    assert.equal(released, 1_000)
+  })
+})
