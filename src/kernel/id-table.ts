@@ -12,12 +12,18 @@
  * Layout: open addressing with linear probing over a power-of-two array, keys in a Float64Array (no
  * pointers for the GC to trace). Ids handed out in sequence land in consecutive slots, so probes are
  * rare; a delete shifts the rest of its run back (no tombstones), and clears the value slot, so the
- * table never holds a settled entry. It grows at half full and shrinks at an eighth.
+ * table never holds a settled entry. It grows at half full; a large one shrinks at a sixteenth.
  */
 
 /** The key of an empty slot (ids are integers >= 0). */
 const EMPTY = -1
 const MIN_CAPACITY = 64
+/**
+ * Only a table this large shrinks (to half, when under a sixteenth full): the number of asks in
+ * flight swings between none and hundreds from one tick to the next, and a table that followed it
+ * rebuilt itself all the time (8% of node A's main thread in bench:nats).
+ */
+const SHRINK_FROM = 16_384
 
 export class IdTable<T> {
   #keys: Float64Array
@@ -34,6 +40,11 @@ export class IdTable<T> {
 
   get size(): number {
     return this.#size
+  }
+
+  /** Slots allocated (for stats and tests). */
+  get capacity(): number {
+    return this.#keys.length
   }
 
   get(id: number): T | undefined {
@@ -89,7 +100,7 @@ export class IdTable<T> {
     }
     keys[i] = EMPTY
     values[i] = undefined
-    if (--this.#size * 8 < keys.length && keys.length > MIN_CAPACITY) this.#resize(keys.length / 2)
+    if (--this.#size * 16 < keys.length && keys.length >= SHRINK_FROM) this.#resize(keys.length / 2)
     return true
   }
 

@@ -77,6 +77,43 @@ describe('id table', () => {
     }
   })
 
+  test('id table - a large table shrinks once mostly empty, and keeps every entry', () => {
+    const random = seeded(11)
+    const table = new IdTable<number>()
+    const live = new Set<number>()
+    for (let id = 0; id < 40_000; id++) {
+      table.set(id, id)
+      live.add(id)
+    }
+    const full = table.capacity
+    assert.ok(full >= 80_000, `capacity ${full} for 40,000 entries`)
+    // delete in random order down to 100 entries: the table halves several times on the way
+    const order = [...live].sort(() => random() - 0.5)
+    for (const id of order.slice(0, 39_900)) {
+      assert.equal(table.delete(id), true)
+      live.delete(id)
+    }
+    assert.equal(table.size, 100)
+    assert.ok(table.capacity < full / 4, `capacity ${table.capacity} after shrinking from ${full}`)
+    for (const id of live) assert.equal(table.get(id), id)
+    for (const id of order.slice(0, 50)) assert.equal(table.get(id), undefined)
+  })
+
+  test('id table - asks in flight swinging between none and hundreds do not resize it', () => {
+    const table = new IdTable<number>()
+    let id = 0
+    const wave = (): void => {
+      const first = id
+      for (let i = 0; i < 300; i++) table.set(id, id++)
+      for (let i = first; i < id; i++) table.delete(i)
+    }
+    wave()
+    const capacity = table.capacity
+    for (let round = 0; round < 50; round++) wave()
+    assert.equal(table.capacity, capacity)
+    assert.equal(table.size, 0)
+  })
+
   test('id table - large ids (beyond 32 bits) work', () => {
     const table = new IdTable<string>()
     const base = 2 ** 40
