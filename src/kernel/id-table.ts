@@ -10,8 +10,9 @@
  * flight; with this table it promotes next to nothing.
  *
  * Layout: open addressing with linear probing over a power-of-two array, keys in a Float64Array (no
- * pointers for the GC to trace). Ids handed out in sequence land in consecutive slots, so probes are
- * rare; a delete shifts the rest of its run back (no tombstones), and clears the value slot, so the
+ * pointers for the GC to trace). Ids are scattered by Fibonacci hashing: ids in sequence at their
+ * own slots would make one run as long as the asks in flight, and a delete walks to the end of its
+ * run. A delete shifts the rest of its run back (no tombstones) and clears the value slot, so the
  * table never holds a settled entry. It grows at half full; a large one shrinks at a sixteenth.
  */
 
@@ -29,6 +30,8 @@ export class IdTable<T> {
   #keys: Float64Array
   #values: (T | undefined)[]
   #mask: number
+  /** `32 - log2(capacity)`: a hash's top bits pick the slot. */
+  #shift: number
   #size = 0
 
   constructor(capacity = MIN_CAPACITY) {
@@ -36,6 +39,7 @@ export class IdTable<T> {
     this.#keys = new Float64Array(cap).fill(EMPTY)
     this.#values = new Array<T | undefined>(cap).fill(undefined)
     this.#mask = cap - 1
+    this.#shift = 32 - Math.log2(cap)
   }
 
   get size(): number {
@@ -50,7 +54,7 @@ export class IdTable<T> {
   get(id: number): T | undefined {
     const keys = this.#keys
     const mask = this.#mask
-    for (let i = id & mask; ; i = (i + 1) & mask) {
+    for (let i = slotOf(id, this.#shift); ; i = (i + 1) & mask) {
       const k = keys[i]!
       if (k === id) return this.#values[i]
       if (k === EMPTY) return undefined
@@ -66,7 +70,7 @@ export class IdTable<T> {
     if (!(Number.isInteger(id) && id >= 0)) throw new RangeError(`IdTable: bad id ${id}`)
     const keys = this.#keys
     const mask = this.#mask
-    let i = id & mask
+    let i = slotOf(id, this.#shift)
     for (; keys[i] !== EMPTY; i = (i + 1) & mask) {
       if (keys[i] === id) {
         this.#values[i] = value
@@ -82,7 +86,8 @@ export class IdTable<T> {
     const keys = this.#keys
     const values = this.#values
     const mask = this.#mask
-    let i = id & mask
+    const shift = this.#shift
+    let i = slotOf(id, shift)
     for (; ; i = (i + 1) & mask) {
       const k = keys[i]!
       if (k === id) break
@@ -91,7 +96,7 @@ export class IdTable<T> {
     // backward shift: each later entry of the run moves into the hole unless its home slot lies
     // cyclically in (hole, its slot], where a lookup would no longer reach it across the hole
     for (let j = (i + 1) & mask; keys[j] !== EMPTY; j = (j + 1) & mask) {
-      const home = keys[j]! & mask
+      const home = slotOf(keys[j]!, shift)
       const stays = i <= j ? i < home && home <= j : i < home || home <= j
       if (stays) continue
       keys[i] = keys[j]!
@@ -132,12 +137,13 @@ export class IdTable<T> {
     this.#keys = new Float64Array(capacity).fill(EMPTY)
     this.#values = new Array<T | undefined>(capacity).fill(undefined)
     this.#mask = capacity - 1
+    this.#shift = 32 - Math.log2(capacity)
     const keys = this.#keys
     const mask = this.#mask
     for (let s = 0; s < oldKeys.length; s++) {
       const id = oldKeys[s]!
       if (id === EMPTY) continue
-      let i = id & mask
+      let i = slotOf(id, this.#shift)
       while (keys[i] !== EMPTY) i = (i + 1) & mask
       keys[i] = id
       this.#values[i] = oldValues[s]
@@ -145,6 +151,11 @@ export class IdTable<T> {
     // the replaced array may already be old: emptied, it cannot keep young entries alive
     oldValues.fill(undefined)
   }
+}
+
+/** Fibonacci hashing of the id's low 32 bits (any number maps to some slot: lookups of bad ids miss). */
+function slotOf(id: number, shift: number): number {
+  return Math.imul(id | 0, 0x9e3779b1) >>> shift
 }
 
 function powerOfTwo(n: number): number {

@@ -27,25 +27,23 @@ describe('id table', () => {
     assert.equal(table.get(2), undefined)
   })
 
-  test('id table - ids that share a slot (a multiple of the capacity apart) are all found', () => {
-    const table = new IdTable<number>(64)
-    const ids = [5, 5 + 64, 5 + 128, 6, 5 + 192, 4 + 64]
-    for (const id of ids) table.set(id, id * 10)
-    for (const id of ids) assert.equal(table.get(id), id * 10)
-    // deleting the head of the run moves the rest back; every other id is still reachable
-    assert.equal(table.delete(5), true)
-    for (const id of ids.filter((x) => x !== 5)) assert.equal(table.get(id), id * 10, `id ${id}`)
-    assert.equal(table.delete(5 + 128), true)
-    for (const id of [5 + 64, 6, 5 + 192, 4 + 64]) assert.equal(table.get(id), id * 10, `id ${id}`)
-  })
-
-  test('id table - a run that wraps around the end of the array', () => {
-    const table = new IdTable<number>(64)
-    const ids = [62, 63, 62 + 64, 63 + 64, 0, 1 + 64]
-    for (const id of ids) table.set(id, id)
-    assert.equal(table.delete(63), true)
-    assert.equal(table.delete(62), true)
-    for (const id of [62 + 64, 63 + 64, 0, 1 + 64]) assert.equal(table.get(id), id, `id ${id}`)
+  test('id table - a full small table: runs of colliding slots, wrapping around, deleted in any order', () => {
+    // 32 ids in 64 slots (the most before it grows): runs of collisions and wrap-arounds are certain
+    for (let seed = 1; seed <= 200; seed++) {
+      const random = seeded(seed)
+      const table = new IdTable<number>(64)
+      const ids = new Set<number>()
+      while (ids.size < 32) ids.add(Math.floor(random() * 1_000_000))
+      for (const id of ids) table.set(id, id + 1)
+      assert.equal(table.capacity, 64)
+      const order = [...ids].sort(() => random() - 0.5)
+      for (let k = 0; k < order.length; k++) {
+        assert.equal(table.delete(order[k]!), true)
+        for (const id of order.slice(k + 1)) assert.equal(table.get(id), id + 1, `seed ${seed} id ${id}`)
+        assert.equal(table.get(order[k]!), undefined)
+      }
+      assert.equal(table.size, 0)
+    }
   })
 
   test('id table - random churn agrees with a Map (grows and shrinks)', () => {
