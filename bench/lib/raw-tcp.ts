@@ -8,7 +8,7 @@
 import net from 'node:net'
 import { once } from 'node:events'
 import { Packr } from 'msgpackr'
-import { measureCalls, type CallFigures, type CallPlan } from './calls.ts'
+import type { CallSystem } from './calls.ts'
 import { startChild, stopChild } from './child.ts'
 import { verify } from './measure.ts'
 
@@ -104,23 +104,34 @@ class EchoClient {
   }
 }
 
-export async function rawTcpEcho(plan: CallPlan, frame: Uint8Array): Promise<CallFigures> {
+export async function startRawTcpEcho(frame: Uint8Array): Promise<CallSystem> {
   const server = await startChild<{ port: number }>(SERVER_FILE, {}, 10_000)
   let client: EchoClient | undefined
   try {
     const socket = net.connect({ host: '127.0.0.1', port: server.ready.port })
     await once(socket, 'connect')
     const c = (client = new EchoClient(socket, frame))
-    const figures = await measureCalls(c.call, c.call, plan)
-    const reply = c.lastReply
-    verify(reply !== null && Buffer.from(frame).equals(reply), 'raw echo returned other bytes')
-    verify(c.sent === figures.calls && c.received === c.sent, `raw client: ${c.received} of ${c.sent} echoed`)
-    client.close()
-    const stopped = await stopChild<{ echoed: number }>(server.proc, 5_000)
-    verify(stopped?.echoed === c.sent, `raw server echoed ${stopped?.echoed} of ${c.sent} frames`)
-    return figures
-  } finally {
+    return {
+      name: 'raw TCP echo',
+      one: c.call,
+      many: c.call,
+      stop: async (calls) => {
+        try {
+          const reply = c.lastReply
+          verify(reply !== null && Buffer.from(frame).equals(reply), 'raw echo returned other bytes')
+          verify(c.sent === calls && c.received === c.sent, `raw client: ${c.received} of ${c.sent} echoed`)
+          c.close()
+          const stopped = await stopChild<{ echoed: number }>(server.proc, 5_000)
+          verify(stopped?.echoed === c.sent, `raw server echoed ${stopped?.echoed} of ${c.sent} frames`)
+        } finally {
+          c.close()
+          await stopChild(server.proc, 5_000)
+        }
+      },
+    }
+  } catch (err) {
     client?.close()
     await stopChild(server.proc, 5_000)
+    throw err
   }
 }

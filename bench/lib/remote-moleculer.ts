@@ -1,19 +1,19 @@
 /**
  * Baseline: Moleculer 0.14 across two processes with its TCP transporter on loopback only
  * (moleculer-tcp.ts): a broker here calls `bcounter.add` on a broker in a child process
- * (bench/moleculer-node.ts), with the same plan as mica. Default serializer (JSON), no logger,
+ * (bench/moleculer-node.ts), measured side by side with mica (calls.ts). Default serializer (JSON), no logger,
  * metrics or tracing. Every call adds 1: at the end the far counter must equal the calls made.
  */
 import type { AddressInfo } from 'node:net'
 import { ServiceBroker } from 'moleculer'
-import { measureCalls, type CallFigures, type CallPlan } from './calls.ts'
+import type { CallSystem } from './calls.ts'
 import { freeTcpPort, startChild, stopChild, untilCallable, type Child } from './child.ts'
 import { verify } from './measure.ts'
 import { listenAddress, loopbackTcp, MOLECULER_HOST, type MoleculerNode } from './moleculer-tcp.ts'
 
 const NODE_FILE = new URL('../moleculer-node.ts', import.meta.url)
 
-export interface MoleculerRemoteFigures extends CallFigures {
+export interface MoleculerRemote extends CallSystem {
   /** How long until the first call answered (gossip discovery included). */
   readonly foundMs: number
 }
@@ -21,7 +21,7 @@ export interface MoleculerRemoteFigures extends CallFigures {
 const onLoopback = (address: AddressInfo | string | null | undefined): boolean =>
   typeof address === 'object' && address !== null && address.address === MOLECULER_HOST
 
-export async function moleculerRemote(plan: CallPlan): Promise<MoleculerRemoteFigures> {
+export async function startMoleculerRemote(): Promise<MoleculerRemote> {
   const self: MoleculerNode = { nodeID: 'bench-moleculer-a', port: await freeTcpPort() }
   const peer: MoleculerNode = { nodeID: 'bench-moleculer-b', port: await freeTcpPort() }
   const transporter = loopbackTcp(self, [self, peer])
@@ -33,6 +33,10 @@ export async function moleculerRemote(plan: CallPlan): Promise<MoleculerRemoteFi
     transporter,
   })
   let child: Child<{ listen: AddressInfo | string | null }> | undefined
+  const close = async (): Promise<void> => {
+    await broker.stop()
+    if (child !== undefined) await stopChild(child.proc, 10_000)
+  }
   try {
     await broker.start()
     verify(onLoopback(listenAddress(transporter)), 'moleculer TCP server here is not on 127.0.0.1')
@@ -42,12 +46,22 @@ export async function moleculerRemote(plan: CallPlan): Promise<MoleculerRemoteFi
     const msg = { by: 1 }
     const add = (): Promise<number> => broker.call<number, { by: number }>('bcounter.add', msg)
     const foundMs = await untilCallable(add, 15_000)
-    const figures = await measureCalls(add, add, plan)
-    const total = await broker.call<number>('bcounter.get')
-    verify(total === figures.calls + 1, `moleculer counter holds ${total} of ${figures.calls + 1} calls`)
-    return { ...figures, foundMs }
-  } finally {
-    await broker.stop()
-    if (child !== undefined) await stopChild(child.proc, 10_000)
+    return {
+      name: 'moleculer TCP',
+      foundMs,
+      one: add,
+      many: add,
+      stop: async (calls) => {
+        try {
+          const total = await broker.call<number>('bcounter.get')
+          verify(total === calls + 1, `moleculer counter holds ${total} of ${calls + 1} calls`)
+        } finally {
+          await close()
+        }
+      },
+    }
+  } catch (err) {
+    await close()
+    throw err
   }
 }

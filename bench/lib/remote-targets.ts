@@ -1,4 +1,7 @@
-/** The remote bench's table: mica's asks across processes beside the raw TCP echo and Moleculer TCP. */
+/**
+ * The remote bench's table: mica's asks across processes beside the raw TCP echo and Moleculer TCP.
+ * Values are medians of the rounds; a target's ratio is the median of same-round ratios.
+ */
 import type { Row } from './report.ts'
 
 /** The figures the rows read (keys of the bench's JSON line); Moleculer's are NaN when unavailable. */
@@ -37,6 +40,7 @@ export function remoteRows(f: RemoteFigures, inFlight: number, moleculerNote: st
       value: f.tcp_ask_256_per_s,
       unit: '/s',
       baseline: mol(f.moleculer_tcp_256_per_s),
+      ratio: f.tcp_ask_256_vs_moleculer_ratio,
       target: target('>= 3x moleculer', f.tcp_ask_256_vs_moleculer_ratio >= 3),
     },
     {
@@ -44,6 +48,7 @@ export function remoteRows(f: RemoteFigures, inFlight: number, moleculerNote: st
       value: f.tcp_ask_256_per_s,
       unit: '/s',
       baseline: raw(f.raw_tcp_256_per_s),
+      ratio: f.tcp_ask_256_vs_raw_ratio,
       target: target('>= 0.20x raw', f.tcp_ask_256_vs_raw_ratio >= 0.2),
     },
     {
@@ -70,6 +75,7 @@ export function remoteRows(f: RemoteFigures, inFlight: number, moleculerNote: st
       value: f.tcp_ask_1_p50_us,
       unit: 'µs',
       baseline: raw(f.raw_tcp_1_p50_us),
+      ratio: f.tcp_ask_1_p50_vs_raw_ratio,
       target: target('<= 2.5x raw p50', f.tcp_ask_1_p50_vs_raw_ratio <= 2.5),
     },
     {

@@ -55,6 +55,21 @@ export function table(rows: readonly Row[]): string {
   return [line(header), widths.map((w) => '-'.repeat(w)).join('-|-'), ...cells.map(line)].join('\n')
 }
 
+/** Each system's figures round by round (the table shows their medians), one line per figure. */
+export function roundLines(
+  names: readonly string[],
+  measured: readonly { rounds: readonly { many: { perS: number }; one: { p50Us: number } }[] }[],
+  inFlight: number,
+): string[] {
+  const lines = [`round by round (the table gives medians):`]
+  for (const [i, m] of measured.entries()) {
+    const rates = m.rounds.map((r) => fmt(r.many.perS, '/s')).join(' ')
+    const p50s = m.rounds.map((r) => fmt(r.one.p50Us, 'µs')).join(', ')
+    lines.push(`  ${names[i]}: ${inFlight} in flight ${rates}; 1 in flight p50 ${p50s}`)
+  }
+  return lines
+}
+
 /** Rounds figures for the JSON line: rates to integers, the rest to 3 significant decimals. */
 export function jsonLine(bench: string, node: string, cpus: number, figures: Record<string, number>): string {
   const rounded: Record<string, number> = {}
