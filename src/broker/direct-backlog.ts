@@ -5,6 +5,7 @@
  * is the oldest, the one dropped when the bound is reached.
  */
 import type { BrokerMessage } from './broker.ts'
+import { IdTable } from '../kernel/id-table.ts'
 
 /** One message bound for one node: its plain subscriptions and/or the queue groups it was picked for. */
 export interface Pending {
@@ -63,8 +64,13 @@ export class Backlog {
   }
 }
 
+/**
+ * Sent and not yet acknowledged, by envelope id. An IdTable, not a Map (see kernel/id-table.ts: a
+ * Map under this churn keeps every settled entry alive until a full GC); the expiry check walks
+ * it, which is fine at its size (bounded by what one ack timeout lets pile up).
+ */
 export class InFlight {
-  readonly #items = new Map<number, { pending: Pending; deadline: number }>()
+  readonly #items = new IdTable<{ pending: Pending; deadline: number }>()
 
   get size(): number {
     return this.#items.size
@@ -76,33 +82,27 @@ export class InFlight {
 
   take(id: number): Pending | undefined {
     const item = this.#items.get(id)
+    if (item === undefined) return undefined
     this.#items.delete(id)
-    return item?.pending
+    return item.pending
   }
 
-  /** Removes and returns the entries whose ack is overdue at `now`. */
+  /** Removes and returns the entries whose ack is overdue at `now`, oldest first. */
   takeExpired(now: number): Pending[] {
-    const expired: Pending[] = []
-    for (const [id, item] of this.#items) {
-      if (item.deadline > now) break
-      this.#items.delete(id)
-      expired.push(item.pending)
-    }
-    return expired
+    return this.#take((item) => item.deadline <= now)
   }
 
-  /** Removes and returns every entry bound for one of `nodes`. */
+  /** Removes and returns every entry bound for one of `nodes`, oldest first. */
   takeNodes(nodes: ReadonlySet<string>): Pending[] {
-    const out: Pending[] = []
-    for (const [id, item] of this.#items) {
-      if (!nodes.has(item.pending.node)) continue
-      this.#items.delete(id)
-      out.push(item.pending)
-    }
-    return out
+    return this.#take((item) => nodes.has(item.pending.node))
   }
 
   clear(): void {
     this.#items.clear()
+  }
+
+  /** Ids are handed out in order, so id order is the order they were sent in. */
+  #take(match: (item: { pending: Pending; deadline: number }) => boolean): Pending[] {
+    return this.#items.takeWhere(match).map(([, item]) => item.pending)
   }
 }

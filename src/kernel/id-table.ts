@@ -117,6 +117,17 @@ export class IdTable<T> {
     return out
   }
 
+  /** Removes the entries whose value matches and returns them, in id order. */
+  takeWhere(match: (value: T) => boolean): [number, T][] {
+    const out: [number, T][] = []
+    const keys = this.#keys
+    for (let i = 0; i < keys.length; i++) {
+      if (keys[i] !== EMPTY && match(this.#values[i]!)) out.push([keys[i]!, this.#values[i]!])
+    }
+    for (const [id] of out) this.delete(id)
+    return out.sort((a, b) => a[0] - b[0])
+  }
+
   /** The values now, as a fresh array. */
   values(): T[] {
     const out: T[] = []

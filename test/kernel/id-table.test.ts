@@ -112,6 +112,19 @@ describe('id table', () => {
     assert.equal(table.size, 0)
   })
 
+  test('id table - takeWhere removes the matching entries and returns them in id order', () => {
+    const table = new IdTable<{ due: number }>()
+    for (let id = 100; id > 0; id--) table.set(id, { due: id % 10 })
+    const taken = table.takeWhere((v) => v.due < 3)
+    assert.deepEqual(
+      taken.map(([id]) => id),
+      Array.from({ length: 100 }, (_, i) => i + 1).filter((id) => id % 10 < 3),
+    )
+    assert.equal(table.size, 70)
+    for (const [id] of taken) assert.equal(table.get(id), undefined)
+    for (let id = 1; id <= 100; id++) if (id % 10 >= 3) assert.deepEqual(table.get(id), { due: id % 10 })
+  })
+
   test('id table - large ids (beyond 32 bits) work', () => {
     const table = new IdTable<string>()
     const base = 2 ** 40
