@@ -52,6 +52,7 @@ export class IdTable<T> {
   }
 
   get(id: number): T | undefined {
+    if (!(id >= 0)) return undefined
     const keys = this.#keys
     const mask = this.#mask
     for (let i = slotOf(id, this.#shift); ; i = (i + 1) & mask) {
@@ -83,6 +84,7 @@ export class IdTable<T> {
   }
 
   delete(id: number): boolean {
+    if (!(id >= 0)) return false // never stored; and -1 marks an empty slot
     const keys = this.#keys
     const values = this.#values
     const mask = this.#mask

@@ -138,7 +138,13 @@ describe('id table', () => {
     const table = new IdTable<string>()
     for (const bad of [-1, 1.5, NaN, Infinity]) assert.throws(() => table.set(bad, 'x'), RangeError)
     // a lookup of a bad id (from a frame of another node) finds nothing, and does not throw
-    for (const bad of [-1, 1.5, NaN, Infinity]) assert.equal(table.get(bad), undefined)
+    table.set(3, 'three')
+    for (const bad of [-1, 1.5, NaN, Infinity]) {
+      assert.equal(table.get(bad), undefined)
+      assert.equal(table.delete(bad), false)
+    }
+    assert.equal(table.size, 1)
+    assert.equal(table.get(3), 'three')
   })
 
   test('id table - deleted entries are released: nothing settled is kept reachable', async () => {
