@@ -2,29 +2,26 @@
  * The three systems of bench/nats.ts, each asking a child process across one nats-server, measured
  * side by side (bench/lib/calls.ts):
  * - mica: node A here (`workers: 0`, hosting nothing) asks node B (bench/nats-node.ts, actors on
- *   worker threads) over the NATS transport; B's registry records reach A over IPC. Many in flight
- *   spread over KEYS counters, 1 in flight asks one; at the stop the counters must sum to the asks made.
+ *   worker threads) over the NATS transport; B's registry records reach A over IPC; the counter
+ *   calls of counter-calls.ts.
  * - raw: `@nats-io/transport-node` `request()` (`noAsyncTraces: true`) to a plain responder
  *   (bench/nats-responder.ts) echoing an ask-sized payload.
  * - Moleculer 0.14 `broker.call` over its NATS transporter (bench/moleculer-nats-node.ts).
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { ServiceBroker } from 'moleculer'
-import {
-  createKernel,
-  MemoryRegistry,
-  NatsTransport,
-  type ActorRef,
-  type Kernel,
-  type Service,
-} from '../../src/index.ts'
-import type { counter } from '../actors.ts'
+import { createKernel, MemoryRegistry, NatsTransport, type Kernel, type Service } from '../../src/index.ts'
 import type { CallSystem } from './calls.ts'
-import { startChild, stopChild, untilCallable, type Child } from './child.ts'
+import { startChild, stopChild, type Child } from './child.ts'
+import {
+  checkThenClose,
+  closeOnError,
+  counterSystem,
+  micaCounters,
+  moleculerCounters,
+} from './counter-calls.ts'
 import { verify } from './measure.ts'
-import { checkCounters } from './remote-mica.ts'
 
-const KEYS = 8
 const file = (name: string): URL => new URL(`../${name}`, import.meta.url)
 
 export interface MicaNats extends CallSystem {
@@ -44,7 +41,7 @@ export async function startMicaNats(url: string): Promise<MicaNats> {
     await registry.stop()
     await stopChild(b.proc, 15_000)
   }
-  try {
+  return closeOnError(close, async () => {
     await registry.start()
     for (const record of b.ready.records) await registry.register(record)
     const kernel = (a = await createKernel({
@@ -54,29 +51,13 @@ export async function startMicaNats(url: string): Promise<MicaNats> {
       listen: 'nats:0',
     }))
     kernel.onDeadLetter(() => deadLetters++)
-    const ref = (key: string): ActorRef<typeof counter> => kernel.ref<typeof counter>(`bcounter/${key}`)
-    const one = ref('one')
-    const many = Array.from({ length: KEYS }, (_, i) => ref(`k${i}`))
-    await untilCallable(() => one.ask('get'), 10_000)
-    const msg = { by: 1 }
+    const calls = await micaCounters(kernel)
     return {
-      name: 'mica',
+      ...counterSystem('mica', calls, close),
       workers: b.ready.workers,
       deadLetters: () => deadLetters,
-      one: () => one.ask('add', msg),
-      many: (loop) => many[loop % KEYS]!.ask('add', msg),
-      stop: async (calls) => {
-        try {
-          await checkCounters([one, ...many], calls)
-        } finally {
-          await close()
-        }
-      },
     }
-  } catch (err) {
-    await close()
-    throw err
-  }
+  })
 }
 
 export async function startRawNatsRequest(url: string, payload: Uint8Array): Promise<CallSystem> {
@@ -87,26 +68,15 @@ export async function startRawNatsRequest(url: string, payload: Uint8Array): Pro
     await nc?.close()
     await stopChild(child.proc, 10_000)
   }
-  try {
+  return closeOnError(close, async () => {
     const conn = (nc = await connect({ servers: url, noAsyncTraces: true }))
     const call = (): Promise<unknown> => conn.request(child.ready.subject, payload, { timeout: 10_000 })
-    return {
-      name: 'raw request()',
-      one: call,
-      many: call,
-      stop: async (calls) => {
-        try {
-          const stopped = await stopChild<{ answered: number }>(child.proc, 10_000)
-          verify(stopped?.answered === calls, `the responder answered ${stopped?.answered} of ${calls}`)
-        } finally {
-          await close()
-        }
-      },
+    const check = async (calls: number): Promise<void> => {
+      const stopped = await stopChild<{ answered: number }>(child.proc, 10_000)
+      verify(stopped?.answered === calls, `the responder answered ${stopped?.answered} of ${calls}`)
     }
-  } catch (err) {
-    await close()
-    throw err
-  }
+    return { name: 'raw request()', one: call, many: call, stop: checkThenClose(check, close) }
+  })
 }
 
 export async function startMoleculerNats(url: string): Promise<CallSystem> {
@@ -122,27 +92,9 @@ export async function startMoleculerNats(url: string): Promise<CallSystem> {
     await broker.stop()
     if (child !== undefined) await stopChild(child.proc, 10_000)
   }
-  try {
+  return closeOnError(close, async () => {
     await broker.start()
     child = await startChild(file('moleculer-nats-node.ts'), { MICA_BENCH_NATS_URL: url }, 30_000)
-    const msg = { by: 1 }
-    const add = (): Promise<number> => broker.call<number, { by: number }>('bcounter.add', msg)
-    await untilCallable(add, 15_000)
-    return {
-      name: 'moleculer NATS',
-      one: add,
-      many: add,
-      stop: async (calls) => {
-        try {
-          const total = await broker.call<number>('bcounter.get')
-          verify(total === calls + 1, `moleculer counter holds ${total} of ${calls + 1} calls`)
-        } finally {
-          await close()
-        }
-      },
-    }
-  } catch (err) {
-    await close()
-    throw err
-  }
+    return counterSystem('moleculer NATS', await moleculerCounters(broker), close)
+  })
 }

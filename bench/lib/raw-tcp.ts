@@ -10,6 +10,7 @@ import { once } from 'node:events'
 import { Packr } from 'msgpackr'
 import type { CallSystem } from './calls.ts'
 import { startChild, stopChild } from './child.ts'
+import { checkThenClose, closeOnError } from './counter-calls.ts'
 import { verify } from './measure.ts'
 
 const SERVER_FILE = new URL('../raw-echo-server.mjs', import.meta.url)
@@ -107,31 +108,22 @@ class EchoClient {
 export async function startRawTcpEcho(frame: Uint8Array): Promise<CallSystem> {
   const server = await startChild<{ port: number }>(SERVER_FILE, {}, 10_000)
   let client: EchoClient | undefined
-  try {
+  const close = async (): Promise<void> => {
+    client?.close()
+    await stopChild(server.proc, 5_000)
+  }
+  return closeOnError(close, async () => {
     const socket = net.connect({ host: '127.0.0.1', port: server.ready.port })
     await once(socket, 'connect')
     const c = (client = new EchoClient(socket, frame))
-    return {
-      name: 'raw TCP echo',
-      one: c.call,
-      many: c.call,
-      stop: async (calls) => {
-        try {
-          const reply = c.lastReply
-          verify(reply !== null && Buffer.from(frame).equals(reply), 'raw echo returned other bytes')
-          verify(c.sent === calls && c.received === c.sent, `raw client: ${c.received} of ${c.sent} echoed`)
-          c.close()
-          const stopped = await stopChild<{ echoed: number }>(server.proc, 5_000)
-          verify(stopped?.echoed === c.sent, `raw server echoed ${stopped?.echoed} of ${c.sent} frames`)
-        } finally {
-          c.close()
-          await stopChild(server.proc, 5_000)
-        }
-      },
+    const check = async (calls: number): Promise<void> => {
+      const reply = c.lastReply
+      verify(reply !== null && Buffer.from(frame).equals(reply), 'raw echo returned other bytes')
+      verify(c.sent === calls && c.received === c.sent, `raw client: ${c.received} of ${c.sent} echoed`)
+      c.close()
+      const stopped = await stopChild<{ echoed: number }>(server.proc, 5_000)
+      verify(stopped?.echoed === c.sent, `raw server echoed ${stopped?.echoed} of ${c.sent} frames`)
     }
-  } catch (err) {
-    client?.close()
-    await stopChild(server.proc, 5_000)
-    throw err
-  }
+    return { name: 'raw TCP echo', one: c.call, many: c.call, stop: checkThenClose(check, close) }
+  })
 }

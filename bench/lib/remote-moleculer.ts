@@ -2,12 +2,13 @@
  * Baseline: Moleculer 0.14 across two processes with its TCP transporter on loopback only
  * (moleculer-tcp.ts): a broker here calls `bcounter.add` on a broker in a child process
  * (bench/moleculer-node.ts), measured side by side with mica (calls.ts). Default serializer (JSON), no logger,
- * metrics or tracing. Every call adds 1: at the end the far counter must equal the calls made.
+ * metrics or tracing; the counter calls of counter-calls.ts.
  */
 import type { AddressInfo } from 'node:net'
 import { ServiceBroker } from 'moleculer'
 import type { CallSystem } from './calls.ts'
-import { freeTcpPort, startChild, stopChild, untilCallable, type Child } from './child.ts'
+import { freeTcpPort, startChild, stopChild, type Child } from './child.ts'
+import { closeOnError, counterSystem, moleculerCounters } from './counter-calls.ts'
 import { verify } from './measure.ts'
 import { listenAddress, loopbackTcp, MOLECULER_HOST, type MoleculerNode } from './moleculer-tcp.ts'
 
@@ -37,31 +38,13 @@ export async function startMoleculerRemote(): Promise<MoleculerRemote> {
     await broker.stop()
     if (child !== undefined) await stopChild(child.proc, 10_000)
   }
-  try {
+  return closeOnError(close, async () => {
     await broker.start()
     verify(onLoopback(listenAddress(transporter)), 'moleculer TCP server here is not on 127.0.0.1')
     const env = { MICA_BENCH_MOLECULER: JSON.stringify({ self: peer, peer: self }) }
-    child = await startChild(NODE_FILE, env, 30_000)
+    child = await startChild<{ listen: AddressInfo | string | null }>(NODE_FILE, env, 30_000)
     verify(onLoopback(child.ready.listen), 'moleculer TCP server of the child is not on 127.0.0.1')
-    const msg = { by: 1 }
-    const add = (): Promise<number> => broker.call<number, { by: number }>('bcounter.add', msg)
-    const foundMs = await untilCallable(add, 15_000)
-    return {
-      name: 'moleculer TCP',
-      foundMs,
-      one: add,
-      many: add,
-      stop: async (calls) => {
-        try {
-          const total = await broker.call<number>('bcounter.get')
-          verify(total === calls + 1, `moleculer counter holds ${total} of ${calls + 1} calls`)
-        } finally {
-          await close()
-        }
-      },
-    }
-  } catch (err) {
-    await close()
-    throw err
-  }
+    const calls = await moleculerCounters(broker)
+    return { ...counterSystem('moleculer TCP', calls, close), foundMs: calls.foundMs }
+  })
 }
