@@ -62,10 +62,6 @@ export class IdTable<T> {
     }
   }
 
-  has(id: number): boolean {
-    return this.get(id) !== undefined
-  }
-
   /** Adds or replaces the entry of `id` (an integer >= 0; `value` not undefined). */
   set(id: number, value: T): void {
     if (!(Number.isInteger(id) && id >= 0)) throw new RangeError(`IdTable: bad id ${id}`)
