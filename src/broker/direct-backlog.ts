@@ -1,8 +1,8 @@
 /**
- * What the direct broker has sent and not yet seen acknowledged (in flight), and what waits for a
- * retry (the backlog). Both are maps in insertion order: in flight that is deadline order (one ack
- * timeout for all), so expiry stops at the first entry not yet due; in the backlog the first entry
- * is the oldest, the one dropped when the bound is reached.
+ * What the direct broker has sent and not yet seen acknowledged (in flight: an IdTable by envelope
+ * id, walked in id order, which is send order, when acks are overdue or a node fails), and what
+ * waits for a retry (the backlog: a map in insertion order, so its first entry is the oldest, the
+ * one dropped when the bound is reached).
  */
 import type { BrokerMessage } from './broker.ts'
 import { IdTable } from '../kernel/id-table.ts'
