@@ -10,7 +10,6 @@
 import { ErrorCode, MicaError, TooManyRequestsError, UnavailableError } from '../errors.ts'
 import type { HandlerCount } from '../actors/kind.ts'
 import type { ActorDefinition } from '../actors/types.ts'
-import { deadLetterOf, type DeadLetterReason } from '../mailbox/dead-letters.ts'
 import type { Address } from './address.ts'
 import { checkSize, encodeBody, frameContentType } from './body.ts'
 import {
@@ -29,7 +28,6 @@ import {
   F_REPLY,
   F_SEND,
   type ControlFrame,
-  type DeadFrame,
   type Frame,
   type MessageFrame,
 } from './frames.ts'
@@ -48,6 +46,7 @@ import { WorkerPool } from './pool.ts'
 import { MainAsk, Relay, ServedAsk, type AskTable, type Waiting } from './worker-asks.ts'
 import { WorkerStreams } from './worker-streams.ts'
 import { IdTable } from './id-table.ts'
+import { WorkerDeadLetters } from './worker-dead-letters.ts'
 import { JOURNAL_CONTROL_OP, runJournalCall } from './worker-journal.ts'
 
 const CONTROL_TIMEOUT_MS = 60_000
@@ -59,6 +58,7 @@ export class WorkersRuntime implements LocalRuntime, AskTable {
   /** Open streams by id: where frames from the worker go. */
   readonly #streams: WorkerStreams
   readonly #kinds: { kind: string; module: string }[] = []
+  readonly #dead: WorkerDeadLetters
   #nextId = 0
   #roundRobin = 0
   #booted = false
@@ -67,6 +67,7 @@ export class WorkersRuntime implements LocalRuntime, AskTable {
   constructor(services: KernelServices) {
     this.#services = services
     this.#streams = new WorkerStreams(services.codecs, services, (slot, f) => this.postTo(slot, f))
+    this.#dead = new WorkerDeadLetters(services.deadLetters, services.codecs)
     const o = services.options
     this.#pool = new WorkerPool(
       {
@@ -137,7 +138,7 @@ export class WorkersRuntime implements LocalRuntime, AskTable {
       frameContentType(this.codecs, ct),
       bytes,
     ]
-    if (!this.#pool.post(this.#slotOf(to), frame)) this.#overloaded(to.key, out.handler, out.msg)
+    if (!this.#pool.post(this.#slotOf(to), frame)) this.#dead.overloaded(to.key, out.handler, out.msg)
   }
 
   request(to: Address, out: Outgoing, dl: number, signal: AbortSignal | undefined): Promise<unknown> {
@@ -164,7 +165,7 @@ export class WorkersRuntime implements LocalRuntime, AskTable {
 
   postEncoded(to: Address, msg: EncodedMessage): void {
     const frame: MessageFrame = [F_SEND, 0, to.key, '', msg.handler, 0, msg.md ?? null, msg.ct, msg.bytes]
-    if (!this.#pool.post(this.#slotOf(to), frame)) this.#overloaded(to.key, msg.handler, undefined)
+    if (!this.#pool.post(this.#slotOf(to), frame)) this.#dead.overloaded(to.key, msg.handler, undefined)
   }
 
   requestEncoded(to: Address, msg: EncodedMessage, deadline: number): Promise<EncodedReply> {
@@ -370,7 +371,7 @@ export class WorkersRuntime implements LocalRuntime, AskTable {
           this.#relay(slot, f)
           break
         case F_DEAD:
-          this.#deadLetter(f)
+          this.#dead.fromFrame(f)
           break
         case F_PUBLISH:
           this.#services.publishEncoded(f[1], f[4], f[3], f[2] ?? undefined)
@@ -399,7 +400,7 @@ export class WorkersRuntime implements LocalRuntime, AskTable {
     } catch (err) {
       const error = MicaError.from(err)
       if (f[0] === F_ASK) this.postTo(origin, [F_ERROR, f[1], error.toWire()])
-      else this.#publishDead(f[2], f[4], reasonOf(error), false, error, f[7], f[8])
+      else this.#dead.unrouted(f[2], f[4], error, f[7], f[8])
       return
     }
     const slot = this.#slotOf(to)
@@ -437,47 +438,6 @@ export class WorkersRuntime implements LocalRuntime, AskTable {
     }
   }
 
-  #deadLetter(f: DeadFrame): void {
-    const [, to, h, reason, ask, e, ct, b] = f
-    this.#publishDead(
-      to,
-      h,
-      reason as DeadLetterReason,
-      ask,
-      e === null ? undefined : MicaError.fromWire(e),
-      ct,
-      b,
-    )
-  }
-
-  #publishDead(
-    to: string,
-    handler: string,
-    reason: DeadLetterReason,
-    ask: boolean,
-    error: MicaError | undefined,
-    ct: string | null,
-    bytes: Uint8Array | null,
-  ): void {
-    const letters = this.#services.deadLetters
-    let message: unknown
-    if (letters.observed && bytes !== null) {
-      try {
-        message = this.codecs.get(ct ?? undefined).decode(bytes)
-      } catch {
-        message = undefined
-      }
-    }
-    letters.publish(deadLetterOf(to, handler, reason, ask, message, error?.toWire()))
-  }
-
-  #overloaded(to: string, handler: string, msg: unknown): void {
-    const error = new TooManyRequestsError(ErrorCode.MAILBOX_FULL, 'worker backlog full')
-    this.#services.deadLetters.publish(
-      deadLetterOf(to, handler, 'worker-overloaded', false, msg, error.toWire()),
-    )
-  }
-
   #onCrash(slot: number): void {
     this.#services.logger.warn(`worker ${slot} died; failing its asks and starting a replacement`)
     const crashed = new UnavailableError(ErrorCode.WORKER_CRASHED, `worker ${slot} crashed`)
@@ -501,10 +461,4 @@ export class WorkersRuntime implements LocalRuntime, AskTable {
       })
     }
   }
-}
-
-function reasonOf(error: MicaError): DeadLetterReason {
-  if (error.code === ErrorCode.HANDLER_NOT_FOUND) return 'handler-not-found'
-  if (error.code === ErrorCode.KERNEL_STOPPED) return 'kernel-stopped'
-  return 'kind-not-found'
 }
