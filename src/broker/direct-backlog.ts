@@ -1,8 +1,7 @@
 /**
- * What the direct broker has sent and not yet seen acknowledged (in flight: an IdTable by envelope
- * id, walked in id order, which is send order, when acks are overdue or a node fails), and what
- * waits for a retry (the backlog: a map in insertion order, so its first entry is the oldest, the
- * one dropped when the bound is reached).
+ * What the direct broker has sent and not yet seen acknowledged (in flight: by envelope id, whose
+ * order is send order and deadline order), and what waits for a retry (the backlog: a map in
+ * insertion order, so its first entry is the oldest, the one dropped when the bound is reached).
  */
 import type { BrokerMessage } from './broker.ts'
 import { IdTable } from '../kernel/id-table.ts'
@@ -66,11 +65,15 @@ export class Backlog {
 
 /**
  * Sent and not yet acknowledged, by envelope id. An IdTable, not a Map (see kernel/id-table.ts: a
- * Map under this churn keeps every settled entry alive until a full GC); the expiry check walks
- * it, which is fine at its size (bounded by what one ack timeout lets pile up).
+ * Map under this churn keeps every settled entry alive until a full GC). Ids are handed out in
+ * order and every entry has the same ack timeout, so id order is send order and deadline order:
+ * expiry walks up from the oldest id still possibly here and stops at the first one not yet due.
  */
 export class InFlight {
   readonly #items = new IdTable<{ pending: Pending; deadline: number }>()
+  /** Every id below has left; the largest id added. */
+  #low = 0
+  #high = -1
 
   get size(): number {
     return this.#items.size
@@ -78,6 +81,7 @@ export class InFlight {
 
   add(id: number, pending: Pending, deadline: number): void {
     this.#items.set(id, { pending, deadline })
+    if (id > this.#high) this.#high = id
   }
 
   take(id: number): Pending | undefined {
@@ -89,20 +93,24 @@ export class InFlight {
 
   /** Removes and returns the entries whose ack is overdue at `now`, oldest first. */
   takeExpired(now: number): Pending[] {
-    return this.#take((item) => item.deadline <= now)
+    const expired: Pending[] = []
+    for (; this.#low <= this.#high; this.#low++) {
+      const item = this.#items.get(this.#low)
+      if (item === undefined) continue // acknowledged (or taken) already
+      if (item.deadline > now) break
+      this.#items.delete(this.#low)
+      expired.push(item.pending)
+    }
+    return expired
   }
 
   /** Removes and returns every entry bound for one of `nodes`, oldest first. */
   takeNodes(nodes: ReadonlySet<string>): Pending[] {
-    return this.#take((item) => nodes.has(item.pending.node))
+    return this.#items.takeWhere((item) => nodes.has(item.pending.node)).map(([, item]) => item.pending)
   }
 
   clear(): void {
     this.#items.clear()
-  }
-
-  /** Ids are handed out in order, so id order is the order they were sent in. */
-  #take(match: (item: { pending: Pending; deadline: number }) => boolean): Pending[] {
-    return this.#items.takeWhere(match).map(([, item]) => item.pending)
+    this.#low = this.#high + 1
   }
 }
